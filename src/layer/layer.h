@@ -1,0 +1,89 @@
+/* Layers: immutable trees in the store, each a manifest blob named by a ref.
+ *
+ * import turns a directory into a layer, materialize turns a layer back
+ * into a directory, and gc/fsck keep the store and its refs consistent. */
+#ifndef STRATA_LAYER_LAYER_H
+#define STRATA_LAYER_LAYER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/digest.h"
+#include "base/err.h"
+#include "layer/manifest.h"
+#include "store/store.h"
+
+/* A ref name or "sha256:<hex>" -> the manifest digest. */
+strata_err *layer_resolve(store *s, const char *ref, strata_digest *out);
+/* Loads and decodes the manifest blob d. */
+strata_err *layer_load(store *s, const strata_digest *d, manifest **out);
+
+/* A snapshot of every ref, in name order (for gc, fsck and listings that
+ * must not hold the database while they work). */
+typedef struct layer_refs {
+    char **names;
+    strata_digest *digests;
+    size_t n;
+} layer_refs;
+strata_err *layer_refs_list(store *s, layer_refs *out);
+void layer_refs_free(layer_refs *r);
+
+/* ---- import ----------------------------------------------------------- */
+
+typedef struct layer_import_stats {
+    uint64_t files, dirs, symlinks;
+    uint64_t bytes;                /* file bytes read */
+    uint64_t new_blobs, new_bytes; /* what the store did not have yet */
+} layer_import_stats;
+
+/* Called from the importing thread, often; it should throttle itself. */
+typedef void (*layer_progress_fn)(void *ctx, const layer_import_stats *s, bool done);
+
+typedef struct layer_import_opts {
+    int threads; /* hashing/storing workers; 0 = one per core */
+    layer_progress_fn progress;
+    void *progress_ctx;
+} layer_import_opts;
+
+/* Imports the tree at dir. Symbolic links are stored as links and never
+ * followed; the walk cannot leave dir even if the tree changes under it.
+ * Sockets, fifos and devices are refused with an error naming the path.
+ * Permission bits beyond 0777 (setuid, setgid, sticky) are dropped. */
+strata_err *layer_import(store *s, const char *dir, const layer_import_opts *opts,
+                         strata_digest *out, layer_import_stats *stats);
+
+/* ---- materialize (export) --------------------------------------------- */
+
+typedef enum {
+    LAYER_SHARE_COPY,    /* always copy bytes */
+    LAYER_SHARE_REFLINK, /* reflink spilled blobs where possible, else copy */
+    LAYER_SHARE_LINK,    /* hardlink spilled blobs of non-executable files:
+                            read-only sharing (write bits dropped) */
+} layer_share;
+
+typedef struct layer_export_stats {
+    uint64_t files, dirs, symlinks, bytes;
+    uint64_t reflinked, hardlinked, copied;
+} layer_export_stats;
+
+/* Recreates the tree of m under dir, which must be empty or absent.
+ * Content, symlinks, permission bits and empty files/dirs come out exactly;
+ * mtimes are MANIFEST_MTIME. Entries are created with O_NOFOLLOW/openat
+ * relative to their parent, so nothing is written outside dir. */
+strata_err *layer_materialize(store *s, const manifest *m, const char *dir, layer_share share,
+                              layer_export_stats *stats);
+
+/* ---- maintenance ------------------------------------------------------ */
+
+/* Marks every blob reachable from every ref, then sweeps the rest. */
+strata_err *layer_gc(store *s, bool dry_run, store_gc_stats *stats);
+
+typedef struct layer_fsck_stats {
+    store_fsck_stats blobs;
+    uint64_t refs, refs_bad; /* refs whose manifest or files are missing/bad */
+} layer_fsck_stats;
+/* fn gets one line per problem: the digest or ref, and what is wrong. */
+typedef void (*layer_fsck_fn)(void *ctx, const char *what, const char *problem);
+strata_err *layer_fsck(store *s, layer_fsck_fn fn, void *ctx, layer_fsck_stats *stats);
+
+#endif

@@ -1,0 +1,76 @@
+# Shared helpers for the end-to-end scripts: TAP output, scratch space, and
+# assertions. Each script sources this file, runs its cases, and calls
+# t_done. The runner (tests/run) sets STRATA, TESTTOOL and BUILD.
+#
+#   t_ok NAME            a passed case
+#   t_fail NAME WHY      a failed case (WHY is printed as a TAP comment)
+#   t_skip NAME WHY      a case that cannot run here; a failure under
+#                        STRATA_REQUIRE_MOUNT=1 (mount tests must not pass
+#                        in CI by skipping)
+#   t_run NAME CMD...    ok if CMD exits 0, else fail with its output
+#   t_eq NAME WANT GOT   ok if the strings are equal
+#   t_scratch            prints a fresh directory under $T_ROOT, which is
+#                        removed when the script exits
+
+set -u
+: "${STRATA:?STRATA must point at the strata binary}"
+: "${TESTTOOL:?TESTTOOL must point at strata-testtool}"
+T_N=0
+T_FAILED=0
+T_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/strata-e2e-XXXXXX")
+
+t_ok() {
+    T_N=$((T_N + 1))
+    echo "ok $T_N - $1"
+}
+
+t_fail() {
+    T_N=$((T_N + 1))
+    T_FAILED=$((T_FAILED + 1))
+    echo "not ok $T_N - $1"
+    printf '%s\n' "${2:-}" | sed 's/^/# /'
+}
+
+t_skip() {
+    if [ "${STRATA_REQUIRE_MOUNT:-0}" = 1 ]; then
+        t_fail "$1" "skipped under STRATA_REQUIRE_MOUNT=1: $2"
+    else
+        T_N=$((T_N + 1))
+        echo "ok $T_N - $1 # SKIP $2"
+    fi
+}
+
+t_run() {
+    local name=$1 out
+    shift
+    if out=$("$@" 2>&1); then
+        t_ok "$name"
+    else
+        t_fail "$name" "command failed ($?): $*
+$out"
+    fi
+}
+
+t_eq() {
+    if [ "$2" = "$3" ]; then
+        t_ok "$1"
+    else
+        t_fail "$1" "want: $2
+got:  $3"
+    fi
+}
+
+t_scratch() {
+    mktemp -d "$T_ROOT/s-XXXXXX"
+}
+
+t_cleanup() {
+    chmod -R u+rwx "$T_ROOT" 2>/dev/null
+    rm -rf "$T_ROOT"
+}
+trap t_cleanup EXIT
+
+t_done() {
+    echo "1..$T_N"
+    [ "$T_FAILED" -eq 0 ]
+}
