@@ -3,7 +3,7 @@
 # seed corpus (fuzz/corpus/<name without fuzz_>/), as one TAP case.
 # STRATA_FUZZ_SECONDS sets the time (default 30).
 set -u
-fuzzer=$1
+fuzzer=$(realpath "$1")
 name=$(basename "$fuzzer")
 seeds="$(dirname "$0")/../fuzz/corpus/${name#fuzz_}"
 work=$(mktemp -d "${TMPDIR:-/tmp}/strata-fuzz-XXXXXX")
