@@ -24,7 +24,7 @@
 
 /* Blobs above this many bytes spill to files. See docs/STORE.md for the
  * measurement behind the number. */
-#define STORE_SPILL_DEFAULT (256 * 1024)
+#define STORE_SPILL_DEFAULT (64 * 1024)
 
 typedef struct store store;
 typedef struct store_reader store_reader;
@@ -56,9 +56,17 @@ strata_err *store_put_fd(store *s, int fd, const char *what, strata_digest *out,
                          bool *was_new);
 
 /* Groups puts from any thread into larger transactions, which makes
- * importing many small blobs fast. Between begin and end, puts are durable
- * only after store_batch_end (or an automatic commit every few thousand
- * puts / MiB). Batches do not nest; end commits and returns any error. */
+ * importing many small blobs fast. Between begin and end, new blobs wait in
+ * a bounded memory buffer and are written in one short transaction when it
+ * fills (every few thousand puts or MiB) or at store_batch_end; no SQLite
+ * lock is held in between, so other processes' writes and gc's lock check
+ * never wait on a batch. Dedup stays exact within this handle: a blob
+ * pending in the buffer counts as present (was_new false, stored once).
+ * But store_has, store_reader_open and store_get_buf see a batch's puts
+ * only once they are flushed: at store_batch_end, at an automatic flush,
+ * or at store_ref_set (which flushes first so it can name them). A flush
+ * that fails loses the buffered puts; store_batch_end then reports the
+ * batch as failed. Batches do not nest; store_close ends an open one. */
 strata_err *store_batch_begin(store *s);
 strata_err *store_batch_end(store *s);
 
@@ -80,8 +88,7 @@ void store_reader_close(store_reader *r);
 
 /* Reads a whole blob of at most max bytes into a malloc'd buffer (for
  * manifests). A larger blob is STRATA_E_INVALID. */
-strata_err *store_get_buf(store *s, const strata_digest *d, size_t max, void **data,
-                          size_t *len);
+strata_err *store_get_buf(store *s, const strata_digest *d, size_t max, void **data, size_t *len);
 
 /* ---- refs ------------------------------------------------------------- */
 
