@@ -26,8 +26,9 @@ static void check_reencode(const manifest *m, const uint8_t *data, size_t size)
     for (uint32_t i = 0; i < m->count; i++) {
         const manifest_entry *en = &m->entries[i];
         strata_err *e =
-            manifest_builder_add(b, (manifest_kind)en->kind, en->path, en->mode, en->size,
-                                 en->kind == MANIFEST_FILE ? &en->digest : NULL, en->target);
+            manifest_builder_add_flags(b, (manifest_kind)en->kind, en->flags, en->path, en->mode,
+                                       en->kind == MANIFEST_WHITEOUT ? 0 : en->size,
+                                       en->kind == MANIFEST_FILE ? &en->digest : NULL, en->target);
         if (e)
             fail("the builder refused a decoded entry", e->msg);
     }

@@ -73,6 +73,32 @@ typedef struct layer_export_stats {
 strata_err *layer_materialize(store *s, const manifest *m, const char *dir, layer_share share,
                               layer_export_stats *stats);
 
+/* ---- views and diffs --------------------------------------------------- */
+
+/* Merges a stack of layers (layers[0] on top) into the plain tree (version
+ * 1) that a view of them shows, with overlayfs's rules: the top layer wins
+ * at a path; a file, symlink or whiteout hides what lies below it; a
+ * directory merges with the directories below it, down to an opaque one. */
+strata_err *layer_flatten(manifest *const *layers, size_t n, manifest **out);
+
+typedef struct layer_diff_stats {
+    uint64_t added, changed, deleted;
+} layer_diff_stats;
+
+/* Appends to out the layer that turns plain tree base into plain tree now
+ * when stacked on it: added and changed entries, whiteouts for deletions,
+ * and the directories they need. layer_flatten(diff, base) == now. */
+strata_err *layer_diff(const manifest *base, const manifest *now, strata_buf *out,
+                       layer_diff_stats *st);
+
+/* Appends to out the layer that a view's upper directory (in the
+ * conventions of layer/upper.h) makes of base, the flattened view it was
+ * written over: new and changed entries, whiteouts, opaque directories.
+ * File contents are stored as they are read. Entries copied up but
+ * unchanged are left out. */
+strata_err *layer_capture(store *s, const manifest *base, const char *upper, strata_buf *out,
+                          layer_diff_stats *st);
+
 /* ---- maintenance ------------------------------------------------------ */
 
 /* Marks every blob reachable from every ref, then sweeps the rest. */

@@ -22,12 +22,16 @@
 #define ENTRY_MIN_LEN   6
 #define ENTRY_FIXED_LEN 5
 #define FILE_TAIL_LEN   (8 + DIGEST_LEN)
+/* Version 2's opaque directory, on the wire. */
+#define WIRE_OPAQUE_DIR 5
 
 /* A path of PATH_TREE_MAX bytes has at most this many components, so the
  * chain of open directories is never deeper. */
 #define MAX_DEPTH (PATH_TREE_MAX / 2 + 1)
 
 typedef struct decoder {
+    uint32_t version;
+    bool diff_seen; /* a whiteout or opaque directory was read */
     const uint8_t *p;
     size_t len;
     size_t pos;
@@ -120,8 +124,9 @@ static strata_err *place_entry(decoder *d, uint32_t i, size_t off)
         const manifest_entry *prev = i > 0 ? &d->entries[i - 1] : NULL;
         const char *why = "has no directory entry before it";
         if (prev && prev->path_len == plen && memcmp(prev->path, en->path, plen) == 0)
-            why = prev->kind == MANIFEST_FILE ? "is a file, not a directory"
-                                              : "is a symlink, not a directory";
+            why = prev->kind == MANIFEST_FILE       ? "is a file, not a directory"
+                  : prev->kind == MANIFEST_WHITEOUT ? "is a whiteout, not a directory"
+                                                    : "is a symlink, not a directory";
         return entry_corrupt(i, off, "parent '%.*s' of '%.*s' %s", shown(plen), en->path,
                              shown(en->path_len), en->path, why);
     }
@@ -150,10 +155,25 @@ static strata_err *read_entry(decoder *d, uint32_t i, uint32_t count)
     uint8_t kind = p[0];
     uint16_t mode = buf_get_u16le(p + 1);
     uint16_t plen = buf_get_u16le(p + 3);
-    if (kind < MANIFEST_FILE || kind > MANIFEST_SYMLINK)
+    uint8_t flags = 0;
+    if (kind == WIRE_OPAQUE_DIR || kind == MANIFEST_WHITEOUT) {
+        if (d->version < MANIFEST_VERSION_DIFF)
+            return entry_corrupt(i, off,
+                                 "kind %u needs format version %d, the manifest is "
+                                 "version %u",
+                                 kind, MANIFEST_VERSION_DIFF, d->version);
+        d->diff_seen = true;
+        if (kind == WIRE_OPAQUE_DIR) {
+            kind = MANIFEST_DIR;
+            flags = MANIFEST_F_OPAQUE;
+        }
+    } else if (kind < MANIFEST_FILE || kind > MANIFEST_SYMLINK) {
         return entry_corrupt(i, off, "unknown kind %u", kind);
+    }
     if (mode > 0777)
         return entry_corrupt(i, off, "mode 0%o has bits beyond 0777", mode);
+    if (kind == MANIFEST_WHITEOUT && mode != 0)
+        return entry_corrupt(i, off, "whiteout mode 0%o is not 0", mode);
     if (kind == MANIFEST_SYMLINK && mode != 0777)
         return entry_corrupt(i, off, "symlink mode 0%o is not 0777", mode);
     if (plen == 0)
@@ -180,6 +200,7 @@ static strata_err *read_entry(decoder *d, uint32_t i, uint32_t count)
     memset(&en->digest, 0, sizeof(en->digest));
     en->mode = mode;
     en->kind = kind;
+    en->flags = flags;
 
     if (kind == MANIFEST_FILE) {
         if (left < FILE_TAIL_LEN)
@@ -254,7 +275,8 @@ static strata_err *copy_strings(manifest *m)
     return NULL;
 }
 
-static strata_err *decode_header(const uint8_t *p, size_t len, uint32_t *root_mode, uint32_t *count)
+static strata_err *decode_header(const uint8_t *p, size_t len, uint32_t *version,
+                                 uint32_t *root_mode, uint32_t *count)
 {
     if (len < MANIFEST_HEADER_LEN)
         return hdr_corrupt(NULL, len, "truncated: %zu bytes, fewer than the %d-byte header", len,
@@ -263,12 +285,12 @@ static strata_err *decode_header(const uint8_t *p, size_t len, uint32_t *root_mo
         return hdr_corrupt(NULL, 0, "%zu bytes, more than the 1 GiB limit for a manifest", len);
     if (memcmp(p, MANIFEST_MAGIC, 8) != 0)
         return hdr_corrupt(NULL, 0, "bad magic: not a strata manifest");
-    uint32_t version = buf_get_u32le(p + 8);
-    if (version != MANIFEST_VERSION)
+    *version = buf_get_u32le(p + 8);
+    if (*version != MANIFEST_VERSION && *version != MANIFEST_VERSION_DIFF)
         return hdr_corrupt("the manifest is damaged or was written by a newer strata; run "
                            "'strata fsck', or upgrade strata",
-                           8, "unknown format version %u (this strata reads version %d)", version,
-                           MANIFEST_VERSION);
+                           8, "unknown format version %u (this strata reads versions %d and %d)",
+                           *version, MANIFEST_VERSION, MANIFEST_VERSION_DIFF);
     *root_mode = buf_get_u32le(p + 12);
     if (*root_mode > 0777)
         return hdr_corrupt(NULL, 12, "root mode 0%o has bits beyond 0777", *root_mode);
@@ -297,8 +319,8 @@ strata_err *manifest_decode(const void *data, size_t len, manifest **out)
 {
     *out = NULL;
     const uint8_t *p = data;
-    uint32_t root_mode = 0, count = 0;
-    strata_err *e = decode_header(p, p ? len : 0, &root_mode, &count);
+    uint32_t version = 0, root_mode = 0, count = 0;
+    strata_err *e = decode_header(p, p ? len : 0, &version, &root_mode, &count);
     if (e)
         return e;
 
@@ -311,10 +333,13 @@ strata_err *manifest_decode(const void *data, size_t len, manifest **out)
         free(entries);
         return strata_err_new(STRATA_E_NOMEM, NULL, "out of memory decoding a manifest");
     }
+    m->version = version;
     m->root_mode = root_mode;
     m->count = count;
     m->root_end = count;
     m->entries = entries;
+    d->version = version;
+    d->diff_seen = false;
     d->p = p;
     d->len = len;
     d->pos = MANIFEST_HEADER_LEN;
@@ -328,6 +353,10 @@ strata_err *manifest_decode(const void *data, size_t len, manifest **out)
                            "manifest at byte %zu: entry count %u does not match: %zu bytes left "
                            "after the last entry",
                            d->pos, count, len - d->pos);
+    if (!e && version == MANIFEST_VERSION_DIFF && !d->diff_seen)
+        e = hdr_corrupt(NULL, 8,
+                        "format version 2 without a whiteout or opaque directory (not "
+                        "canonical: such a tree is written as version 1)");
     if (!e) {
         while (d->depth > 0)
             entries[d->stack[--d->depth]].end = count;
@@ -396,6 +425,8 @@ const char *manifest_kind_name(manifest_kind k)
         return "dir";
     case MANIFEST_SYMLINK:
         return "symlink";
+    case MANIFEST_WHITEOUT:
+        return "whiteout";
     }
     return "unknown";
 }

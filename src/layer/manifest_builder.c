@@ -26,6 +26,7 @@ typedef struct bentry {
     uint16_t target_len;
     uint16_t mode;
     uint8_t kind;
+    uint8_t flags;
 } bentry;
 
 struct manifest_builder {
@@ -109,11 +110,17 @@ static strata_err *invalid(const char *path, const char *fmt, ...)
 
 /* Checks one entry on its own, before anything is copied, so that a
  * refused entry leaves the builder as it was. */
-static strata_err *check_entry(manifest_kind kind, const char *path, size_t plen, uint16_t mode,
-                               uint64_t size, const strata_digest *digest, const char *target)
+static strata_err *check_entry(manifest_kind kind, unsigned flags, const char *path, size_t plen,
+                               uint16_t mode, uint64_t size, const strata_digest *digest,
+                               const char *target)
 {
-    if (kind != MANIFEST_FILE && kind != MANIFEST_DIR && kind != MANIFEST_SYMLINK)
+    if (kind != MANIFEST_FILE && kind != MANIFEST_DIR && kind != MANIFEST_SYMLINK &&
+        kind != MANIFEST_WHITEOUT)
         return invalid(path, "unknown kind %d", (int)kind);
+    if (flags & ~(unsigned)MANIFEST_F_OPAQUE)
+        return invalid(path, "unknown flags 0x%x", flags);
+    if ((flags & MANIFEST_F_OPAQUE) && kind != MANIFEST_DIR)
+        return invalid(path, "only a directory can be opaque");
     strata_err *e = path_validate(path, plen);
     if (e)
         return strata_err_wrap(e, "manifest entry");
@@ -144,6 +151,10 @@ static strata_err *check_entry(manifest_kind kind, const char *path, size_t plen
                            PATH_TREE_MAX);
         break;
     }
+    case MANIFEST_WHITEOUT:
+        if (mode != 0 || size != 0 || digest)
+            return invalid(path, "a whiteout has mode 0 and no size or digest");
+        break;
     case MANIFEST_DIR:
         break;
     }
@@ -154,10 +165,17 @@ strata_err *manifest_builder_add(manifest_builder *b, manifest_kind kind, const 
                                  uint16_t mode, uint64_t size, const strata_digest *digest,
                                  const char *target)
 {
+    return manifest_builder_add_flags(b, kind, 0, path, mode, size, digest, target);
+}
+
+strata_err *manifest_builder_add_flags(manifest_builder *b, manifest_kind kind, unsigned flags,
+                                       const char *path, uint16_t mode, uint64_t size,
+                                       const strata_digest *digest, const char *target)
+{
     if (!path)
         return strata_err_new(STRATA_E_INVALID, NULL, "manifest entry without a path");
     size_t plen = strlen(path);
-    strata_err *e = check_entry(kind, path, plen, mode, size, digest, target);
+    strata_err *e = check_entry(kind, flags, path, plen, mode, size, digest, target);
     if (e)
         return e;
     if (b->n >= MAX_ENTRIES)
@@ -179,6 +197,7 @@ strata_err *manifest_builder_add(manifest_builder *b, manifest_kind kind, const 
     en->path_len = (uint16_t)plen;
     en->mode = mode;
     en->kind = (uint8_t)kind;
+    en->flags = (uint8_t)flags;
     if (kind == MANIFEST_FILE) {
         en->size = size;
         en->digest = size == 0 ? digest_empty : *digest;
@@ -257,15 +276,22 @@ strata_err *manifest_builder_encode(manifest_builder *b, strata_buf *out)
     if (e)
         return e;
 
+    /* Version 2 only when the tree needs it, so plain trees keep the
+     * digest they have always had. */
+    uint32_t version = MANIFEST_VERSION;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->v[i].kind == MANIFEST_WHITEOUT || (b->v[i].flags & MANIFEST_F_OPAQUE))
+            version = MANIFEST_VERSION_DIFF;
     size_t start = out->len;
     buf_append(out, MANIFEST_MAGIC, 8);
-    buf_put_u32le(out, MANIFEST_VERSION);
+    buf_put_u32le(out, version);
     buf_put_u32le(out, b->root_mode);
     buf_put_u32le(out, (uint32_t)b->n);
     buf_put_u64le(out, 0); /* body length, patched below */
     for (size_t i = 0; i < b->n && !out->oom; i++) {
         const bentry *en = &b->v[i];
-        buf_put_u8(out, en->kind);
+        /* On the wire, an opaque directory is a kind of its own (5). */
+        buf_put_u8(out, (en->flags & MANIFEST_F_OPAQUE) ? 5 : en->kind);
         buf_put_u16le(out, en->mode);
         buf_put_u16le(out, en->path_len);
         buf_append(out, en->path, en->path_len);

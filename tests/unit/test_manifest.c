@@ -55,8 +55,10 @@ static void reencode(const manifest *m, strata_buf *out)
     assert_non_null(b);
     for (uint32_t i = 0; i < m->count; i++) {
         const manifest_entry *en = &m->entries[i];
-        assert_ok(manifest_builder_add(b, en->kind, en->path, en->mode, en->size,
-                                       en->kind == MANIFEST_FILE ? &en->digest : NULL, en->target));
+        assert_ok(manifest_builder_add_flags(b, en->kind, en->flags, en->path, en->mode,
+                                             en->kind == MANIFEST_WHITEOUT ? 0 : en->size,
+                                             en->kind == MANIFEST_FILE ? &en->digest : NULL,
+                                             en->target));
     }
     buf_init(out);
     assert_ok(manifest_builder_encode(b, out));
@@ -123,15 +125,20 @@ typedef struct raw {
     uint32_t count;
 } raw;
 
-static void raw_begin(raw *r)
+static void raw_begin_v(raw *r, uint32_t version)
 {
     buf_init(&r->b);
     r->count = 0;
     buf_append(&r->b, MANIFEST_MAGIC, 8);
-    buf_put_u32le(&r->b, MANIFEST_VERSION);
+    buf_put_u32le(&r->b, version);
     buf_put_u32le(&r->b, 0755);
     buf_put_u32le(&r->b, 0);
     buf_put_u64le(&r->b, 0);
+}
+
+static void raw_begin(raw *r)
+{
+    raw_begin_v(r, MANIFEST_VERSION);
 }
 
 static void raw_head(raw *r, uint8_t kind, uint16_t mode, const char *path, size_t plen)
@@ -504,6 +511,86 @@ static void test_limits_accepted(void **state)
     buf_free(&enc);
 }
 
+/* ---- version 2: whiteouts and opaque directories ----------------------- */
+
+static void test_diff_roundtrip(void **state)
+{
+    (void)state;
+    strata_digest d;
+    digest_buf("new", 3, &d);
+    manifest_builder *b = manifest_builder_new(0755);
+    assert_ok(
+        manifest_builder_add_flags(b, MANIFEST_DIR, MANIFEST_F_OPAQUE, "out", 0750, 0, NULL, NULL));
+    assert_ok(manifest_builder_add(b, MANIFEST_FILE, "out/new", 0644, 3, &d, NULL));
+    assert_ok(manifest_builder_add(b, MANIFEST_WHITEOUT, "gone", 0, 0, NULL, NULL));
+    assert_ok(manifest_builder_add(b, MANIFEST_DIR, "src", 0755, 0, NULL, NULL));
+    assert_ok(manifest_builder_add(b, MANIFEST_WHITEOUT, "src/old.c", 0, 0, NULL, NULL));
+    strata_buf enc;
+    buf_init(&enc);
+    assert_ok(manifest_builder_encode(b, &enc));
+    manifest_builder_free(b);
+    manifest *m;
+    assert_ok(manifest_decode(enc.data, enc.len, &m));
+    assert_int_equal(m->version, MANIFEST_VERSION_DIFF);
+    assert_int_equal(m->count, 5);
+    int64_t i = manifest_find(m, "out", 3);
+    assert_true(i >= 0);
+    assert_int_equal(m->entries[i].kind, MANIFEST_DIR);
+    assert_int_equal(m->entries[i].flags, MANIFEST_F_OPAQUE);
+    assert_int_equal(m->entries[i].mode, 0750);
+    i = manifest_find(m, "gone", 4);
+    assert_true(i >= 0);
+    assert_int_equal(m->entries[i].kind, MANIFEST_WHITEOUT);
+    assert_int_equal(m->entries[i].mode, 0);
+    i = manifest_find(m, "src", 3);
+    assert_int_equal(m->entries[i].flags, 0);
+    assert_string_equal(manifest_kind_name(MANIFEST_WHITEOUT), "whiteout");
+    check_structure(m);
+    /* Canonical: re-encoding gives the same bytes. */
+    strata_buf again;
+    reencode(m, &again);
+    assert_int_equal(again.len, enc.len);
+    assert_memory_equal(again.data, enc.data, enc.len);
+    manifest_free(m);
+    buf_free(&again);
+    buf_free(&enc);
+
+    /* A plain tree is still version 1, byte for byte as before. */
+    encode_varied(&enc);
+    assert_ok(manifest_decode(enc.data, enc.len, &m));
+    assert_int_equal(m->version, MANIFEST_VERSION);
+    for (uint32_t k = 0; k < m->count; k++)
+        assert_int_equal(m->entries[k].flags, 0);
+    manifest_free(m);
+    buf_free(&enc);
+}
+
+static void test_diff_builder_rejects(void **state)
+{
+    (void)state;
+    strata_digest d;
+    digest_buf("x", 1, &d);
+    manifest_builder *b = manifest_builder_new(0755);
+    assert_err(
+        manifest_builder_add_flags(b, MANIFEST_FILE, MANIFEST_F_OPAQUE, "f", 0644, 1, &d, NULL),
+        STRATA_E_INVALID);
+    assert_err(manifest_builder_add_flags(b, MANIFEST_DIR, 2, "d", 0755, 0, NULL, NULL),
+               STRATA_E_INVALID);
+    assert_err(manifest_builder_add(b, MANIFEST_WHITEOUT, "w", 0644, 0, NULL, NULL),
+               STRATA_E_INVALID);
+    assert_err(manifest_builder_add(b, MANIFEST_WHITEOUT, "w", 0, 1, NULL, NULL), STRATA_E_INVALID);
+    assert_err(manifest_builder_add(b, MANIFEST_WHITEOUT, "w", 0, 0, &d, NULL), STRATA_E_INVALID);
+    assert_int_equal(manifest_builder_count(b), 0);
+    /* Nothing can live under a whiteout. */
+    assert_ok(manifest_builder_add(b, MANIFEST_WHITEOUT, "w", 0, 0, NULL, NULL));
+    assert_ok(manifest_builder_add(b, MANIFEST_FILE, "w/f", 0644, 1, &d, NULL));
+    strata_buf enc;
+    buf_init(&enc);
+    assert_err(manifest_builder_encode(b, &enc), STRATA_E_INVALID);
+    buf_free(&enc);
+    manifest_builder_free(b);
+}
+
 /* ---- rejection by the decoder --------------------------------------------- */
 
 typedef struct bad_case {
@@ -613,6 +700,37 @@ static void mk_kind0(strata_buf *o)
 static void mk_kind4(strata_buf *o)
 {
     mk_kind(o, 4);
+}
+static void mk_kind5_v1(strata_buf *o)
+{
+    mk_kind(o, 5);
+}
+static void mk_kind6_v2(strata_buf *o)
+{
+    raw r;
+    raw_begin_v(&r, MANIFEST_VERSION_DIFF);
+    raw_head(&r, 4, 0, "a", 1);
+    raw_head(&r, 6, 0755, "b", 1);
+    raw_finish(&r, o);
+}
+static void mk_whiteout_mode(strata_buf *o)
+{
+    raw r;
+    raw_begin_v(&r, MANIFEST_VERSION_DIFF);
+    raw_head(&r, 4, 0644, "a", 1);
+    raw_finish(&r, o);
+}
+static void mk_whiteout_parent(strata_buf *o)
+{
+    raw r;
+    raw_begin_v(&r, MANIFEST_VERSION_DIFF);
+    raw_head(&r, 4, 0, "a", 1);
+    raw_head(&r, 4, 0, "a/b", 3);
+    raw_finish(&r, o);
+}
+static void mk_version3(strata_buf *o)
+{
+    mk_valid_mutated(o, 8, 3);
 }
 static void mk_file_mode(strata_buf *o, uint16_t mode)
 {
@@ -943,7 +1061,7 @@ static void test_builder_rejects_entries(void **state)
     assert_err(manifest_builder_add(b, MANIFEST_DIR, NULL, 0755, 0, NULL, NULL), STRATA_E_INVALID);
     assert_err(manifest_builder_add(b, (manifest_kind)0, "a", 0755, 0, NULL, NULL),
                STRATA_E_INVALID);
-    assert_err(manifest_builder_add(b, (manifest_kind)4, "a", 0755, 0, NULL, NULL),
+    assert_err(manifest_builder_add(b, (manifest_kind)5, "a", 0755, 0, NULL, NULL),
                STRATA_E_INVALID);
     assert_err(manifest_builder_add(b, MANIFEST_FILE, "f", 04755, 1, &d, NULL), STRATA_E_INVALID);
     assert_err(manifest_builder_add(b, MANIFEST_DIR, "t", 01777, 0, NULL, NULL), STRATA_E_INVALID);
@@ -1109,7 +1227,14 @@ int main(void)
         BAD(count_huge, "byte 16", "count"),
         cmocka_unit_test(test_too_large),
         BAD(kind0, "entry 0 at byte 28", "unknown kind 0"),
-        BAD(kind4, "entry 0 at byte 28", "unknown kind 4"),
+        BAD(kind4, "entry 0 at byte 28", "kind 4 needs format version 2"),
+        BAD(kind5_v1, "entry 0 at byte 28", "kind 5 needs format version 2"),
+        BAD(kind6_v2, "entry 1 at byte 34", "unknown kind 6"),
+        BAD(whiteout_mode, "entry 0 at byte 28", "whiteout mode"),
+        BAD(whiteout_parent, "entry 1 at byte 34", "is a whiteout"),
+        BAD(version3, "byte 8", "unknown format version 3"),
+        cmocka_unit_test(test_diff_roundtrip),
+        cmocka_unit_test(test_diff_builder_rejects),
         BAD(setuid, "entry 1 at byte 34", "beyond 0777"),
         BAD(mode_1000, "entry 1 at byte 34", "beyond 0777"),
         BAD(mode_ffff, "entry 1 at byte 34", "beyond 0777"),
