@@ -11,6 +11,10 @@
 #   t_eq NAME WANT GOT   ok if the strings are equal
 #   t_scratch            prints a fresh directory under $T_ROOT, which is
 #                        removed when the script exits
+#   t_cmd CMD...         runs CMD, setting OUT (stdout), ERR (stderr), RC
+#   t_err NAME RC CMD... ok if CMD exits RC with nothing on stdout and the
+#                        two-line error on stderr ("strata: ..." then
+#                        "hint: ..."); ERR holds it for further checks
 
 set -u
 : "${STRATA:?STRATA must point at the strata binary}"
@@ -62,6 +66,31 @@ got:  $3"
 
 t_scratch() {
     mktemp -d "$T_ROOT/s-XXXXXX"
+}
+
+t_cmd() {
+    local errf
+    errf=$(mktemp "$T_ROOT/stderr-XXXXXX")
+    OUT=$("$@" 2>"$errf")
+    RC=$?
+    ERR=$(cat "$errf")
+    rm -f "$errf"
+}
+
+t_err() {
+    local name=$1 want=$2
+    shift 2
+    t_cmd "$@"
+    local lines
+    lines=$(printf '%s\n' "$ERR" | wc -l)
+    if [ "$RC" = "$want" ] && [ -z "$OUT" ] && [ "$lines" = 2 ] &&
+        [[ "$ERR" == "strata: "?*$'\n'"hint: "?* ]]; then
+        t_ok "$name"
+    else
+        t_fail "$name" "want exit $want and a two-line error; got exit $RC: $*
+stdout: $OUT
+stderr: $ERR"
+    fi
 }
 
 t_cleanup() {

@@ -1,0 +1,472 @@
+/* strata-testtool: small helpers for the end-to-end scripts, so that they
+ * need nothing beyond coreutils: deterministic test data (one big file, or
+ * a tree of many small files), hashing, an exact canonical listing of a
+ * tree for comparing an import with its export, and corrupting one byte.
+ *
+ *   strata-testtool gen-file PATH SIZE SEED    SIZE pseudo-random bytes
+ *   strata-testtool gen-tree DIR NFILES SEED   NFILES files of 0..8 KiB
+ *   strata-testtool sha256 FILE                hex digest ("-": stdin)
+ *   strata-testtool tree-list DIR              sorted listing, see below
+ *   strata-testtool flip-byte FILE OFFSET      inverts the byte at OFFSET
+ *   strata-testtool gen-flat DIR NFILES SEED   NFILES files of 0..64 bytes in DIR
+ *   strata-testtool cmp-random A B COUNT SEED  COUNT reads at random offsets and
+ *                                              lengths of A and B must match
+ *
+ * Everything is a pure function of its arguments: the same SEED gives the
+ * same bytes on every machine. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/digest.h"
+#include "base/fsutil.h"
+
+#define TT_CHUNK (1u << 20)
+
+static int tt_fail(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "strata-testtool: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "%s%s\n", errno ? ": " : "", errno ? strerror(errno) : "");
+    return 1;
+}
+
+static int tt_report(strata_err *e)
+{
+    fprintf(stderr, "strata-testtool: %s\n", e->msg);
+    strata_err_free(e);
+    return 1;
+}
+
+static bool tt_parse_u64(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || !*s || *end || *s == '-')
+        return false;
+    *out = v;
+    return true;
+}
+
+/* ---- deterministic bytes: xoshiro256**, seeded through splitmix64 ------ */
+
+typedef struct tt_rng {
+    uint64_t s[4];
+} tt_rng;
+
+static uint64_t tt_splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void tt_rng_seed(tt_rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        r->s[i] = tt_splitmix(&seed);
+}
+
+static inline uint64_t tt_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static inline uint64_t tt_next(tt_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t out = tt_rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = tt_rotl(s[3], 45);
+    return out;
+}
+
+/* Fills len bytes (a multiple of 8 is fastest; any length works). */
+static void tt_fill(tt_rng *r, uint8_t *buf, size_t len)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v = tt_next(r);
+        memcpy(buf + i, &v, 8);
+    }
+    if (i < len) {
+        uint64_t v = tt_next(r);
+        memcpy(buf + i, &v, len - i);
+    }
+}
+
+/* Writes size pseudo-random bytes to fd, streaming a chunk at a time. */
+static strata_err *tt_write_random(int fd, uint64_t size, uint64_t seed, uint8_t *buf,
+                                   const char *what)
+{
+    tt_rng r;
+    tt_rng_seed(&r, seed);
+    while (size) {
+        size_t n = size < TT_CHUNK ? (size_t)size : TT_CHUNK;
+        tt_fill(&r, buf, n);
+        strata_err *e = fs_write_all(fd, buf, n, what);
+        if (e)
+            return e;
+        size -= n;
+    }
+    return NULL;
+}
+
+static int tt_gen_file(const char *path, uint64_t size, uint64_t seed)
+{
+    uint8_t *buf = malloc(TT_CHUNK);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (!buf || fd < 0) {
+        free(buf);
+        return tt_fail("create %s", path);
+    }
+    strata_err *e = tt_write_random(fd, size, seed, buf, path);
+    free(buf);
+    if (close(fd) < 0 && !e)
+        return tt_fail("close %s", path);
+    return e ? tt_report(e) : 0;
+}
+
+/* NFILES files in leaf directories of 64, under 16 top directories, so the
+ * tree has both breadth and depth: t<00-15>/u<000->/f<000000>.dat. Sizes
+ * 0..8192 bytes; every 13th file is executable, every 29th private. */
+static int tt_gen_tree(const char *dir, uint64_t nfiles, uint64_t seed)
+{
+    uint8_t *buf = malloc(8192 + 8);
+    if (!buf)
+        return tt_fail("out of memory%s", "");
+    strata_err *e = fs_mkdir_p(dir, 0755);
+    char path[4096];
+    for (uint64_t i = 0; !e && i < nfiles; i++) {
+        uint64_t leaf = i / 64;
+        int n = snprintf(path, sizeof(path), "%s/t%02u/u%03u", dir, (unsigned)(leaf % 16),
+                         (unsigned)(leaf / 16));
+        if (i % 64 == 0 && (e = fs_mkdir_p(path, 0755)))
+            break;
+        snprintf(path + n, sizeof(path) - (size_t)n, "/f%06" PRIu64 ".dat", i);
+        tt_rng r;
+        tt_rng_seed(&r, seed * 0x100000001b3ull + i);
+        size_t size = (size_t)(tt_next(&r) % 8193);
+        mode_t mode = i % 13 == 0 ? 0755 : i % 29 == 0 ? 0600 : 0644;
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            free(buf);
+            return tt_fail("create %s", path);
+        }
+        tt_fill(&r, buf, size);
+        e = fs_write_all(fd, buf, size, path);
+        if (!e && fchmod(fd, mode) < 0)
+            e = strata_err_sys(errno, NULL, "chmod %s", path);
+        close(fd);
+    }
+    free(buf);
+    return e ? tt_report(e) : 0;
+}
+
+/* sha256 of an open file, streaming; hex written to out. */
+static strata_err *tt_hash_fd(int fd, const char *what, char out[DIGEST_HEX_LEN + 1])
+{
+    digest_ctx *ctx = digest_begin();
+    uint8_t *buf = malloc(TT_CHUNK);
+    if (!ctx || !buf) {
+        free(buf);
+        if (ctx)
+            digest_abort(ctx);
+        return strata_err_new(STRATA_E_NOMEM, NULL, "out of memory");
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf, TT_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            free(buf);
+            digest_abort(ctx);
+            return strata_err_sys(errno, NULL, "read %s", what);
+        }
+        if (n == 0)
+            break;
+        digest_update(ctx, buf, (size_t)n);
+    }
+    free(buf);
+    strata_digest d;
+    digest_end(ctx, &d);
+    digest_to_hex(&d, out);
+    return NULL;
+}
+
+static int tt_sha256(const char *path)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tt_fail("open %s", path);
+    char hex[DIGEST_HEX_LEN + 1];
+    strata_err *e = tt_hash_fd(fd, path, hex);
+    if (!is_stdin)
+        close(fd);
+    if (e)
+        return tt_report(e);
+    printf("%s\n", hex);
+    return 0;
+}
+
+/* ---- tree-list ---------------------------------------------------------
+ * One line per entry, sorted bytewise by path (the root is "."):
+ *   PATH <tab> TYPE <tab> MODE <tab> SIZE <tab> CONTENT
+ * TYPE is f, d, l (or p, s, c, b: never expected in a layer); MODE the
+ * permission bits in octal (setuid/setgid/sticky included, so that a
+ * dropped bit shows); SIZE the byte count of files and the target length of
+ * links ("-" for directories, whose st_size depends on the filesystem);
+ * CONTENT the sha256 of a file or the target of a link. Backslash, tab and
+ * newline in names and targets are escaped, so one entry is one line.
+ * Symbolic links are never followed. */
+
+static char **tt_lines;
+static size_t tt_nlines, tt_caplines;
+static size_t tt_root_len;
+static int tt_walk_err;
+
+static void tt_escape(const char *s, FILE *out)
+{
+    for (; *s; s++) {
+        if (*s == '\\')
+            fputs("\\\\", out);
+        else if (*s == '\t')
+            fputs("\\t", out);
+        else if (*s == '\n')
+            fputs("\\n", out);
+        else
+            fputc(*s, out);
+    }
+}
+
+static int tt_visit(const char *fpath, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)flag;
+    (void)ftw;
+    const char *rel = fpath + tt_root_len;
+    while (*rel == '/')
+        rel++;
+    if (!*rel)
+        rel = ".";
+    char type = S_ISREG(st->st_mode)    ? 'f'
+                : S_ISDIR(st->st_mode)  ? 'd'
+                : S_ISLNK(st->st_mode)  ? 'l'
+                : S_ISFIFO(st->st_mode) ? 'p'
+                : S_ISSOCK(st->st_mode) ? 's'
+                : S_ISCHR(st->st_mode)  ? 'c'
+                                        : 'b';
+    char content[PATH_MAX + 1] = "-", size[32] = "-";
+    if (type == 'f') {
+        int fd = open(fpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        strata_err *e =
+            fd < 0 ? strata_err_sys(errno, NULL, "open %s", fpath) : tt_hash_fd(fd, fpath, content);
+        if (fd >= 0)
+            close(fd);
+        if (e) {
+            tt_walk_err = tt_report(e);
+            return 1;
+        }
+        snprintf(size, sizeof(size), "%jd", (intmax_t)st->st_size);
+    } else if (type == 'l') {
+        ssize_t n = readlink(fpath, content, sizeof(content) - 1);
+        if (n < 0) {
+            tt_walk_err = tt_fail("readlink %s", fpath);
+            return 1;
+        }
+        content[n] = '\0';
+        snprintf(size, sizeof(size), "%zd", n);
+    }
+    char *line = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&line, &len);
+    if (!f) {
+        tt_walk_err = tt_fail("out of memory%s", "");
+        return 1;
+    }
+    tt_escape(rel, f);
+    fprintf(f, "\t%c\t%04o\t%s\t", type, (unsigned)(st->st_mode & 07777), size);
+    tt_escape(content, f);
+    fclose(f);
+    if (tt_nlines == tt_caplines) {
+        tt_caplines = tt_caplines ? 2 * tt_caplines : 1024;
+        char **nl = realloc(tt_lines, tt_caplines * sizeof(*nl));
+        if (!nl) {
+            tt_walk_err = tt_fail("out of memory%s", "");
+            return 1;
+        }
+        tt_lines = nl;
+    }
+    tt_lines[tt_nlines++] = line;
+    return 0;
+}
+
+/* Sorts by path only: compares up to the first tab, bytewise. */
+static int tt_cmp_lines(const void *a, const void *b)
+{
+    const unsigned char *x = *(const unsigned char *const *)a;
+    const unsigned char *y = *(const unsigned char *const *)b;
+    for (;; x++, y++) {
+        unsigned cx = *x == '\t' ? 0 : *x, cy = *y == '\t' ? 0 : *y;
+        if (cx != cy || cx == 0)
+            return (int)cx - (int)cy;
+    }
+}
+
+static int tt_tree_list(const char *dir)
+{
+    tt_root_len = strlen(dir);
+    if (nftw(dir, tt_visit, 64, FTW_PHYS) != 0)
+        return tt_walk_err ? tt_walk_err : tt_fail("walk %s", dir);
+    qsort(tt_lines, tt_nlines, sizeof(*tt_lines), tt_cmp_lines);
+    for (size_t i = 0; i < tt_nlines; i++) {
+        puts(tt_lines[i]);
+        free(tt_lines[i]);
+    }
+    free(tt_lines);
+    return fflush(stdout) == 0 ? 0 : tt_fail("write%s", "");
+}
+
+static int tt_flip_byte(const char *path, uint64_t off)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return tt_fail("open %s", path);
+    uint8_t b;
+    if (pread(fd, &b, 1, (off_t)off) != 1) {
+        close(fd);
+        return tt_fail("read the byte of %s", path);
+    }
+    b ^= 0xff;
+    if (pwrite(fd, &b, 1, (off_t)off) != 1) {
+        close(fd);
+        return tt_fail("write the byte of %s", path);
+    }
+    return close(fd) == 0 ? 0 : tt_fail("close %s", path);
+}
+
+/* One directory with NFILES entries (e000000, e000001, ...), for listing
+ * huge directories; each file holds a few bytes naming itself. */
+static int tt_gen_flat(const char *dir, uint64_t nfiles, uint64_t seed)
+{
+    strata_err *e = fs_mkdir_p(dir, 0755);
+    char path[4096], buf[80];
+    for (uint64_t i = 0; !e && i < nfiles; i++) {
+        snprintf(path, sizeof(path), "%s/e%06" PRIu64, dir, i);
+        tt_rng r;
+        tt_rng_seed(&r, seed * 0x100000001b3ull + i);
+        int len = snprintf(buf, sizeof(buf), "%06" PRIu64 " %016" PRIx64 "\n", i, tt_next(&r));
+        size_t size = (size_t)(tt_next(&r) % ((uint64_t)len + 1));
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return tt_fail("create %s", path);
+        e = fs_write_all(fd, buf, size, path);
+        close(fd);
+    }
+    return e ? tt_report(e) : 0;
+}
+
+/* Reads the same COUNT random ranges (1 byte to 256 KiB, some reaching
+ * past the end) from two files and compares them: random access through
+ * a mount against the source. */
+static int tt_cmp_random(const char *a, const char *b, uint64_t count, uint64_t seed)
+{
+    int fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC);
+    struct stat sa, sb;
+    if (fa < 0 || fb < 0 || fstat(fa, &sa) < 0 || fstat(fb, &sb) < 0) {
+        if (fa >= 0)
+            close(fa);
+        if (fb >= 0)
+            close(fb);
+        return tt_fail("open %s", fa < 0 ? a : b);
+    }
+    size_t max = 256 * 1024;
+    uint8_t *ba = malloc(max), *bb = malloc(max);
+    int rc = 0;
+    if (!ba || !bb) {
+        rc = tt_fail("out of memory%s", "");
+    } else if (sa.st_size != sb.st_size || sa.st_size == 0) {
+        fprintf(stderr, "strata-testtool: sizes differ or are 0: %jd vs %jd\n",
+                (intmax_t)sa.st_size, (intmax_t)sb.st_size);
+        rc = 1;
+    }
+    tt_rng r;
+    tt_rng_seed(&r, seed);
+    uint64_t size = (uint64_t)sa.st_size;
+    for (uint64_t i = 0; rc == 0 && i < count; i++) {
+        uint64_t off = tt_next(&r) % size;
+        if (i % 16 == 0) /* near the end, often past it */
+            off = size - 1 - tt_next(&r) % (size < 4096 ? size : 4096);
+        size_t len = 1 + (size_t)(tt_next(&r) % max);
+        ssize_t na = pread(fa, ba, len, (off_t)off), nb = pread(fb, bb, len, (off_t)off);
+        if (na < 0 || nb < 0) {
+            rc = tt_fail("read %s", na < 0 ? a : b);
+        } else if (na != nb || memcmp(ba, bb, (size_t)na) != 0) {
+            fprintf(stderr,
+                    "strata-testtool: read %" PRIu64 " of %zu bytes at %" PRIu64
+                    " differs (%zd vs %zd bytes)\n",
+                    i, len, off, na, nb);
+            rc = 1;
+        }
+    }
+    free(ba);
+    free(bb);
+    close(fa);
+    close(fb);
+    if (rc == 0)
+        printf("%" PRIu64 " random reads match\n", count);
+    return rc;
+}
+
+static int tt_usage(void)
+{
+    fputs("usage: strata-testtool gen-file PATH SIZE SEED\n"
+          "       strata-testtool gen-tree DIR NFILES SEED\n"
+          "       strata-testtool sha256 FILE\n"
+          "       strata-testtool tree-list DIR\n"
+          "       strata-testtool flip-byte FILE OFFSET\n"
+          "       strata-testtool gen-flat DIR NFILES SEED\n"
+          "       strata-testtool cmp-random A B COUNT SEED\n",
+          stderr);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return tt_usage();
+    const char *cmd = argv[1];
+    uint64_t a, b;
+    if (strcmp(cmd, "gen-file") == 0 && argc == 5 && tt_parse_u64(argv[3], &a) &&
+        tt_parse_u64(argv[4], &b))
+        return tt_gen_file(argv[2], a, b);
+    if (strcmp(cmd, "gen-tree") == 0 && argc == 5 && tt_parse_u64(argv[3], &a) &&
+        tt_parse_u64(argv[4], &b))
+        return tt_gen_tree(argv[2], a, b);
+    if (strcmp(cmd, "sha256") == 0 && argc == 3)
+        return tt_sha256(argv[2]);
+    if (strcmp(cmd, "tree-list") == 0 && argc == 3)
+        return tt_tree_list(argv[2]);
+    if (strcmp(cmd, "flip-byte") == 0 && argc == 4 && tt_parse_u64(argv[3], &a))
+        return tt_flip_byte(argv[2], a);
+    if (strcmp(cmd, "gen-flat") == 0 && argc == 5 && tt_parse_u64(argv[3], &a) &&
+        tt_parse_u64(argv[4], &b))
+        return tt_gen_flat(argv[2], a, b);
+    if (strcmp(cmd, "cmp-random") == 0 && argc == 6 && tt_parse_u64(argv[4], &a) &&
+        tt_parse_u64(argv[5], &b))
+        return tt_cmp_random(argv[2], argv[3], a, b);
+    return tt_usage();
+}
