@@ -1,0 +1,280 @@
+/* `strata run [--layer REF]... [--out REF] [--backend B] [--cwd SUBDIR] --
+ * CMD [ARG]...`: runs a command in a sandbox that shows a view of layers,
+ * and captures what it changed as a new layer.
+ *
+ * The command's own standard output and error are left to it: strata says
+ * what it captured on stderr only. A command that fails (non-zero exit, or
+ * killed) leaves no layer, as a failed build action has no outputs; strata
+ * exits with the command's status either way. SIGINT and SIGTERM are
+ * passed on to the command, and the sandbox is removed before exiting. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/fsutil.h"
+#include "base/path.h"
+#include "cli/cli.h"
+#include "transport/none.h"
+
+enum { CLI_OPT_LAYER = CLI_OPT_BASE, CLI_OPT_OUT, CLI_OPT_BACKEND, CLI_OPT_CWD };
+
+#define CLI_RUN_MAX_LAYERS 256
+
+/* The command's pid, for the signal handler to pass signals on to. */
+static volatile sig_atomic_t cli_run_child;
+static volatile sig_atomic_t cli_run_signal;
+
+static void cli_run_on_signal(int sig)
+{
+    cli_run_signal = sig;
+    if (cli_run_child > 0)
+        kill((pid_t)cli_run_child, sig);
+}
+
+/* Runs argv in dir and waits for it; *status gets the wait status. The
+ * child reports a failed chdir or exec through a pipe, so that the error
+ * reaches the user as strata's two lines rather than as exit 127. */
+static strata_err *cli_run_spawn(char **argv, const char *dir, int *status)
+{
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) < 0)
+        return strata_err_sys(errno, NULL, "create a pipe");
+    struct sigaction sa = {.sa_handler = cli_run_on_signal}, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int err = errno;
+        close(pfd[0]);
+        close(pfd[1]);
+        return strata_err_sys(err, NULL, "start %s", argv[0]);
+    }
+    if (pid == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        int what = 0, err = 0;
+        if (chdir(dir) < 0) {
+            what = 1;
+            err = errno;
+        } else {
+            execvp(argv[0], argv);
+            what = 2;
+            err = errno;
+        }
+        int msg[2] = {what, err};
+        ssize_t w = write(pfd[1], msg, sizeof(msg));
+        (void)w;
+        _exit(127);
+    }
+    cli_run_child = pid;
+    close(pfd[1]);
+    int msg[2] = {0, 0};
+    ssize_t n;
+    do
+        n = read(pfd[0], msg, sizeof(msg));
+    while (n < 0 && errno == EINTR);
+    close(pfd[0]);
+    pid_t w;
+    while ((w = waitpid(pid, status, 0)) < 0 && errno == EINTR)
+        ;
+    cli_run_child = 0;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (n == (ssize_t)sizeof(msg) && msg[0] == 1)
+        return strata_err_sys(msg[1], "check --cwd: it names a directory inside the view",
+                              "cannot enter %s", dir);
+    if (n == (ssize_t)sizeof(msg) && msg[0] == 2)
+        return strata_err_sys(msg[1], msg[1] == ENOENT ? "check the command's name and PATH" : NULL,
+                              "cannot run '%s'", argv[0]);
+    if (w < 0)
+        return strata_err_sys(errno, NULL, "wait for %s", argv[0]);
+    return NULL;
+}
+
+/* The exit status strata passes on: the command's, or 128 + signal. */
+static int cli_run_exit_code(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return CLI_EXIT_FAIL;
+}
+
+typedef struct cli_run_opts {
+    const char *layers[CLI_RUN_MAX_LAYERS];
+    size_t nlayers;
+    const char *out;
+    const char *backend;
+    const char *cwd;
+} cli_run_opts;
+
+/* Loads the view's layers, top first (the first --layer is the top). */
+static strata_err *cli_run_load(store *s, const cli_run_opts *o, manifest **m)
+{
+    for (size_t i = 0; i < o->nlayers; i++) {
+        strata_digest d;
+        strata_err *e = layer_resolve(s, o->layers[i], &d);
+        if (!e)
+            e = layer_load(s, &d, &m[i]);
+        if (e)
+            return e;
+    }
+    return NULL;
+}
+
+static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"layer", required_argument, NULL, CLI_OPT_LAYER},
+        {"out", required_argument, NULL, CLI_OPT_OUT},
+        {"backend", required_argument, NULL, CLI_OPT_BACKEND},
+        {"cwd", required_argument, NULL, CLI_OPT_CWD},
+        {0},
+    };
+    cli_run_opts o = {.backend = "none"};
+    int c, code;
+    /* "+": options end at the first operand, so the command's own options
+     * are never taken for strata's. */
+    while ((c = cli_getopt(ctx, argc, argv, "+l:o:", longopts, &code)) != CLI_OPT_END) {
+        switch (c) {
+        case CLI_OPT_EXIT:
+            return code;
+        case 'l':
+        case CLI_OPT_LAYER:
+            if (o.nlayers == CLI_RUN_MAX_LAYERS)
+                return cli_usage_error(ctx, "at most %d layers", CLI_RUN_MAX_LAYERS);
+            o.layers[o.nlayers++] = optarg;
+            break;
+        case 'o':
+        case CLI_OPT_OUT:
+            o.out = optarg;
+            break;
+        case CLI_OPT_BACKEND:
+            o.backend = optarg;
+            break;
+        case CLI_OPT_CWD:
+            o.cwd = optarg;
+            break;
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error(ctx, "missing the command to run (after --)");
+    if (strcmp(o.backend, "none") != 0)
+        return cli_usage_error(ctx, "unknown backend '%s' (this strata runs with: none)",
+                               o.backend);
+    if (o.out && !store_ref_name_valid(o.out))
+        return cli_report(strata_err_new(STRATA_E_INVALID,
+                                         "a ref is 1-255 characters of letters, digits and ._+@/:-",
+                                         "'%s' is not a valid ref name", o.out));
+    char *cwd = NULL;
+    if (o.cwd) {
+        strata_err *e = path_normalize(o.cwd, &cwd);
+        if (e)
+            return cli_report(strata_err_rehint(
+                strata_err_wrap(e, "--cwd %s", o.cwd),
+                "give a directory inside the view, relative to its root, without '..'"));
+    }
+    char **cmd = argv + optind;
+
+    store *s = NULL;
+    manifest *m[CLI_RUN_MAX_LAYERS] = {0};
+    char *tmp = NULL, *root = NULL, *dir = NULL;
+    none_sandbox *sb = NULL;
+    int status = 0, rc = CLI_EXIT_FAIL;
+    strata_err *e = cli_open_store(ctx, CLI_STORE_WRITE, &s);
+    if (!e && o.nlayers == 0)
+        e = strata_err_new(STRATA_E_INVALID, "give the view's layers with --layer REF",
+                           "a run needs at least one layer");
+    if (!e)
+        e = cli_run_load(s, &o, m);
+    if (!e) {
+        const char *t = getenv("TMPDIR");
+        if (asprintf(&tmp, "%s/strata-run-XXXXXX", t && *t ? t : "/tmp") < 0 || !mkdtemp(tmp))
+            e = strata_err_sys(errno, "set TMPDIR to a writable directory",
+                               "create a sandbox directory");
+    }
+    if (!e && (!(root = path_join(tmp, "root")) ||
+               !(dir = cwd && *cwd ? path_join(root, cwd) : strdup(root))))
+        e = strata_err_new(STRATA_E_NOMEM, NULL, "out of memory");
+    if (!e)
+        e = none_prepare(s, m, o.nlayers, root, &sb);
+    if (!e)
+        e = cli_run_spawn(cmd, dir, &status);
+    if (!e && cli_run_signal) {
+        rc = 128 + cli_run_signal;
+    } else if (!e && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        rc = cli_run_exit_code(status);
+        if (!ctx->quiet)
+            fprintf(stderr, "strata run: %s %s %d; nothing captured\n", cmd[0],
+                    WIFEXITED(status) ? "exited with" : "was killed by signal",
+                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    } else if (!e) {
+        strata_digest out;
+        layer_diff_stats st;
+        e = none_capture(sb, NULL, &out, &st);
+        if (!e && o.out)
+            e = store_ref_set(s, o.out, &out);
+        if (!e) {
+            rc = CLI_EXIT_OK;
+            if (!ctx->quiet) {
+                char hex[DIGEST_STR_LEN + 1];
+                digest_format(&out, hex);
+                fprintf(stderr,
+                        "captured %s%s%s: %" PRIu64 " added, %" PRIu64 " changed, %" PRIu64
+                        " deleted\n",
+                        hex, o.out ? " as " : "", o.out ? o.out : "", st.added, st.changed,
+                        st.deleted);
+            }
+        }
+    }
+    strata_err *ce = none_destroy(sb, true);
+    if (!sb && tmp)
+        ce = fs_remove_tree(tmp);
+    else if (tmp && !ce)
+        ce = fs_remove_tree(tmp);
+    if (!e)
+        e = ce;
+    else
+        strata_err_free(ce);
+    for (size_t i = 0; i < o.nlayers; i++)
+        manifest_free(m[i]);
+    if (s)
+        store_close(s);
+    free(tmp);
+    free(root);
+    free(dir);
+    free(cwd);
+    if (e)
+        return cli_report(strata_err_wrap(e, "run %s", cmd[0]));
+    return rc;
+}
+
+const cli_command cli_cmd_run = {
+    .name = "run",
+    .usage = "run [--layer REF]... [--out REF] [--backend none] [--cwd SUBDIR] -- CMD [ARG]...",
+    .summary = "run a command in a view of layers; capture its changes",
+    .help = "Runs CMD in a sandbox directory that shows the view of the given layers\n"
+            "(the first --layer on top), then captures what CMD created, changed and\n"
+            "deleted as a new layer, to stack on the view. strata exits with CMD's\n"
+            "status. When CMD fails, nothing is captured. SIGINT and SIGTERM are passed\n"
+            "on to CMD, and the sandbox is removed before strata exits.\n"
+            "\n"
+            "Options:\n"
+            "  -l, --layer REF   a layer of the view; repeat for more, top first\n"
+            "  -o, --out REF     name the captured layer REF\n"
+            "  --backend none    how the view is shown: none writes it out as a plain\n"
+            "                    directory (the only backend of this version)\n"
+            "  --cwd SUBDIR      run CMD in SUBDIR of the view (default: its root)\n"
+            "\n"
+            "What strata has to say goes to stderr: the captured layer's digest and\n"
+            "counts. CMD's output is left alone.\n",
+    .run = cli_run_run,
+};
