@@ -74,6 +74,7 @@ struct store {
      * empty slot) that makes dedup exact before they reach the database. */
     store_pending *pend;
     unsigned npend;
+    bool rtxn; /* a read transaction for the batch's lookups is open */
     uint64_t pend_bytes;
     uint32_t *pend_set;
     /* objects/<xx> directories that got a spilled file whose rename is not
