@@ -3,8 +3,9 @@
 # then build with meson + ninja.
 #
 #   make demo     build, then run the demo on the embedded default store
-#   make check    build normal, ASan+UBSan and fuzzing configurations, then
-#                 run the whole suite (unit, end-to-end, bounded fuzzing)
+#   make check    check the formatting, build normal, ASan+UBSan and fuzzing
+#                 configurations, then run the whole suite (unit, end-to-end,
+#                 bounded fuzzing)
 #   make format   clang-format every C file in place
 
 SHELL := /bin/bash
@@ -15,7 +16,7 @@ FUZZ_BUILD ?= build-fuzz
 # Everything the build, the tests and the demo need, by Debian package name.
 PACKAGES := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
             libsqlite3-dev libssl-dev libcmocka-dev sqlite3 coreutils util-linux \
-            libfuse3-dev fuse3
+            libfuse3-dev fuse3 clang-format
 
 .PHONY: all deps build build-asan build-fuzz check demo format format-check clean
 
@@ -54,7 +55,7 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 build-fuzz: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD) fuzz_manifest
 
-check: build build-asan build-fuzz
+check: format-check build build-asan build-fuzz
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  tests/run $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
@@ -65,7 +66,7 @@ demo: build
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-format-check:
+format-check: deps
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
