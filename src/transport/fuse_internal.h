@@ -1,0 +1,39 @@
+/* Private to the FUSE transport: what the request handlers (fuse.c) and
+ * the session's life cycle (fuse_session.c) share. */
+#ifndef STRATA_TRANSPORT_FUSE_INTERNAL_H
+#define STRATA_TRANSPORT_FUSE_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "transport/fuse_lib.h"
+#include "vfs/vfs.h"
+
+/* The session's userdata: everything a request handler needs. Read-only
+ * while the session runs (but for what INIT sets), so handlers share it
+ * without locks. */
+typedef struct fusefs_srv {
+    vfs *v;
+    double lower_timeout; /* seconds: entries and attributes of lower (immutable) entries */
+    double upper_timeout; /* ... of everything else */
+    bool want_no_open;    /* fusefs_opts.no_open */
+    _Atomic bool no_open; /* the kernel opens files by itself: reads come by inode */
+    _Atomic bool inited;  /* the kernel's INIT has been answered */
+} fusefs_srv;
+
+/* The request handlers, for fuse_session_new. */
+extern const struct fuse_lowlevel_ops fusefs_ops;
+
+/* The filesystem type a strata FUSE mount shows in the mount table
+ * (fuse.<subtype>, and fuse_opts.c sets subtype=strata). */
+#define FUSEFS_FSTYPE "fuse.strata"
+
+/* The type of the filesystem mounted at the absolute path abs, or NULL
+ * in *fstype when nothing is mounted exactly there (fuse_umount.c). */
+strata_err *fusefs_mount_type(const char *abs, char **fstype);
+
+/* The loaded library the handlers call through. Set before the first
+ * session starts; fuse_lib_load returns the same table every time. */
+extern const fuse_lib *fusefs_fl;
+
+#endif
