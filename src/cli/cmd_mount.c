@@ -12,6 +12,7 @@
  *
  * --backend none writes the view out at MOUNTPOINT instead: a copy that
  * needs no mount, made once. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +46,7 @@ typedef struct cli_mount {
     const char *refs[CLI_MOUNT_MAX_LAYERS]; /* top first */
     uint32_t nrefs;
     const char *mountpoint; /* absolute for fuse */
+    const char *upper;      /* absolute; NULL for a read-only view */
     fuse_mount_opts mo;
     fusefs_opts fo;
     int ready_fd; /* the background server's pipe to its parent; -1 in the foreground */
@@ -76,6 +79,7 @@ static strata_err *cli_mount_view(cli_mount *m, store **s, vfs **v)
         vfs_view_spec spec = {
             .layers = d,
             .nlayers = m->nrefs,
+            .upper = m->upper,
             .uid = (uint32_t)getuid(),
             .gid = (uint32_t)getgid(),
         };
@@ -165,12 +169,18 @@ static int cli_mount_await(const cli_mount *m, pid_t pid, int fd)
     if (len >= 1 && buf[0] == 'K') {
         if (!m->ctx->quiet)
             fprintf(stderr,
-                    "mounted %u layer%s at %s (fuse, server pid %ld); unmount with 'strata "
-                    "umount %s'\n",
-                    m->nrefs, cli_plural(m->nrefs), m->mountpoint, (long)pid, m->mountpoint);
+                    "mounted %u layer%s at %s (fuse, %s%s, server pid %ld); unmount with "
+                    "'strata umount %s'\n",
+                    m->nrefs, cli_plural(m->nrefs), m->mountpoint,
+                    m->upper ? "writes go to " : "read-only", m->upper ? m->upper : "", (long)pid,
+                    m->mountpoint);
         return CLI_EXIT_OK;
     }
     int status = 0;
+    /* Without a word the server is of no use, even if it runs: it is our
+     * child, so it is stopped (and unmounts) rather than waited for. */
+    if (!(len >= 2 && buf[0] == 'E') && waitpid(pid, &status, WNOHANG) == 0)
+        kill(pid, SIGTERM);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (len >= 2 && buf[0] == 'E') {
@@ -203,9 +213,11 @@ static bool cli_mount_ready(cli_mount *m)
     if (m->ready_fd < 0) {
         if (!m->ctx->quiet)
             fprintf(stderr,
-                    "mounted %u layer%s at %s (fuse); serving until 'strata umount %s' or "
-                    "Ctrl-C\n",
-                    m->nrefs, cli_plural(m->nrefs), m->mountpoint, m->mountpoint);
+                    "mounted %u layer%s at %s (fuse, %s%s); serving until 'strata umount %s' "
+                    "or Ctrl-C\n",
+                    m->nrefs, cli_plural(m->nrefs), m->mountpoint,
+                    m->upper ? "writes go to " : "read-only", m->upper ? m->upper : "",
+                    m->mountpoint);
         return true;
     }
     bool ok = cli_mount_send(m->ready_fd, "K", 1);
@@ -252,7 +264,7 @@ static int cli_mount_serve(cli_mount *m)
     fusefs *f = NULL;
     strata_err *e = cli_mount_view(m, &s, &v);
     if (!e)
-        e = strata_err_wrap(fusefs_mount(v, m->mountpoint, &m->mo, &m->fo, &f), "mount");
+        e = fusefs_mount(v, m->mountpoint, &m->mo, &m->fo, &f);
     int code = CLI_EXIT_OK;
     if (e) {
         code = cli_mount_fail(m, e);
@@ -261,8 +273,12 @@ static int cli_mount_serve(cli_mount *m)
         sg.f = f;
         bool stop = sg.stop;
         pthread_mutex_unlock(&sg.mu);
-        if (stop || !cli_mount_ready(m))
+        if (stop) {
             fusefs_stop(f);
+        } else if (!cli_mount_ready(m)) {
+            fusefs_stop(f);
+            code = CLI_EXIT_FAIL;
+        }
         e = fusefs_wait(f);
         pthread_mutex_lock(&sg.mu);
         sg.f = NULL;
@@ -277,6 +293,31 @@ static int cli_mount_serve(cli_mount *m)
     if (s)
         store_close(s);
     return code;
+}
+
+/* A server that outlives its caller must not keep the caller's pipes
+ * open: whoever waits for one to close (a shell's $(...), a test harness)
+ * would wait for the mount to end. Regular files are left alone, since a
+ * runtime may hold one (a sanitizer's log), as libfuse's own
+ * fuse_daemonize leaves every descriptor beyond stdio. */
+static void cli_mount_close_pipes(int keep)
+{
+#ifdef __linux__
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int fd = atoi(de->d_name);
+        struct stat st;
+        if (fd > STDERR_FILENO && fd != keep && fd != dirfd(d) && fstat(fd, &st) == 0 &&
+            (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+            close(fd);
+    }
+    closedir(d);
+#else
+    (void)keep;
+#endif
 }
 
 /* Forks the server, which mounts and serves in a session of its own, and
@@ -303,15 +344,8 @@ static int cli_mount_background(cli_mount *m)
     /* Out of the terminal's process group: a Ctrl-C meant for the
      * command that started it must not end a mount that lives on. */
     setsid();
-    /* Nor may it hold what it inherited beyond stdio (a pipe a caller
-     * waits on to close): only the pipe to the parent stays, as fd 3. */
-    if (fds[1] != 3) {
-        if (dup3(fds[1], 3, O_CLOEXEC) < 0)
-            _exit(CLI_EXIT_FAIL);
-        close(fds[1]);
-    }
-    closefrom(4);
-    m->ready_fd = 3;
+    cli_mount_close_pipes(fds[1]);
+    m->ready_fd = fds[1];
     int code = cli_mount_serve(m);
     if (m->ready_fd >= 0)
         close(m->ready_fd);
@@ -350,6 +384,33 @@ static int cli_mount_none(cli_mount *m)
 }
 
 /* ---- the command ------------------------------------------------------- */
+
+/* The upper directory, made if absent, as an absolute path (the server
+ * leaves its working directory). It may not lie inside the mount: every
+ * write would then come back to the server that makes it. */
+static strata_err *cli_mount_upper(const char *upper, const char *mp_abs, char **out)
+{
+    if (mkdir(upper, 0755) < 0 && errno != EEXIST)
+        return strata_err_sys(errno, "give an existing directory, or one whose parent exists",
+                              "create the upper directory %s", upper);
+    char *abs = realpath(upper, NULL);
+    if (!abs)
+        return strata_err_sys(errno, NULL, "resolve the upper directory %s", upper);
+    struct stat st;
+    if (stat(abs, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        free(abs);
+        return strata_err_new(STRATA_E_INVALID, "give a directory for --upper",
+                              "the upper %s is not a directory", upper);
+    }
+    size_t n = strlen(mp_abs);
+    if (strncmp(abs, mp_abs, n) == 0 && (abs[n] == '\0' || abs[n] == '/' || n == 1)) {
+        free(abs);
+        return strata_err_new(STRATA_E_INVALID, "put the upper directory outside the mountpoint",
+                              "the upper %s lies inside the mountpoint %s", upper, mp_abs);
+    }
+    *out = abs;
+    return NULL;
+}
 
 static int cli_mount_run(cli_ctx *ctx, int argc, char **argv)
 {
@@ -405,19 +466,19 @@ static int cli_mount_run(cli_ctx *ctx, int argc, char **argv)
                                foreground ? "--foreground" : "--threads");
     if (m.nrefs == 0)
         return cli_usage_error(ctx, "give the layers to show with --layer REF");
-    if (upper)
-        return cli_report(strata_err_new(
-            STRATA_E_UNSUPPORTED, "mount the layers read-only for now: leave out --upper",
-            "an upper directory is not supported yet (--upper %s)", upper));
+    if (!fuse && upper)
+        return cli_usage_error(ctx, "--upper applies to --backend fuse only");
     m.mountpoint = argv[optind];
     if (!fuse)
         return cli_mount_none(&m);
 
     /* Everything that can fail before the server starts is checked here,
      * where the error reaches the user directly. */
-    char *abs = NULL, *store_dir = NULL, *store_abs = NULL;
+    char *abs = NULL, *upper_abs = NULL, *store_dir = NULL, *store_abs = NULL;
     const fuse_lib *fl;
     strata_err *e = fusefs_check_mountpoint(m.mountpoint, &abs);
+    if (!e && upper)
+        e = cli_mount_upper(upper, abs, &upper_abs);
     if (!e)
         e = fuse_lib_load(&fl);
     if (!e) {
@@ -425,7 +486,7 @@ static int cli_mount_run(cli_ctx *ctx, int argc, char **argv)
             .os = FUSE_OS_LINUX,
             .backend = FUSE_BACKEND_DEVFUSE,
             .uid = getuid(),
-            .read_only = true,
+            .read_only = !upper,
             .mountpoint = abs,
         };
         e = fuse_mountopts_build(&req, &m.mo);
@@ -438,15 +499,20 @@ static int cli_mount_run(cli_ctx *ctx, int argc, char **argv)
         ctx->store_dir = store_abs;
     if (e) {
         free(abs);
+        free(upper_abs);
         free(store_dir);
         return cli_report(e);
     }
     m.mountpoint = abs;
+    m.upper = upper_abs;
     const char *no_open = getenv("STRATA_FUSE_NO_OPEN");
     if (no_open && strcmp(no_open, "0") == 0)
         m.fo.no_open = false;
+    const char *inval = getenv("STRATA_FUSE_INVAL");
+    m.fo.inval_names = inval && strcmp(inval, "1") == 0;
     code = foreground ? cli_mount_serve(&m) : cli_mount_background(&m);
     free(abs);
+    free(upper_abs);
     free(store_dir);
     free(store_abs);
     return code;
@@ -459,8 +525,12 @@ const cli_command cli_cmd_mount = {
     .summary = "show layers as one directory (a FUSE mount)",
     .help = "Shows the layers given with --layer merged at MOUNTPOINT: the first --layer is\n"
             "the top, and an entry in a higher layer hides the same path in those below.\n"
-            "The view is read-only, and every entry in it belongs to the user who mounted\n"
-            "it. Files are read from the store as they are read, never copied whole.\n"
+            "Every entry of the layers belongs to the user who mounted them, and files are\n"
+            "read from the store as they are read, never copied whole. Without --upper the\n"
+            "view is read-only. With --upper DIR it is writable: changes land in DIR in\n"
+            "overlayfs's conventions (copies of changed files, whiteouts for deleted\n"
+            "ones), and the layers never change. DIR may hold the changes of an earlier\n"
+            "mount of the same layers, which then show again.\n"
             "\n"
             "With the fuse backend (the default), MOUNTPOINT is an existing directory.\n"
             "strata starts a server in the background and returns once the mount answers;\n"
@@ -469,7 +539,8 @@ const cli_command cli_cmd_mount = {
             "\n"
             "Options:\n"
             "  -l, --layer REF  a layer to show: a ref or sha256:<hex>; repeat, top first\n"
-            "  --upper DIR      a writable upper directory (not supported yet)\n"
+            "  --upper DIR      make the view writable; changes go to DIR (created if\n"
+            "                   absent, outside MOUNTPOINT, one mount at a time)\n"
             "  --backend B      fuse: a FUSE mount (the default); none: write the view out\n"
             "                   at MOUNTPOINT (empty or absent) as plain files instead\n"
             "  --foreground     serve from this process until unmounted or interrupted\n"
@@ -478,6 +549,9 @@ const cli_command cli_cmd_mount = {
             "Environment:\n"
             "  STRATA_FUSE_NO_OPEN=0\n"
             "                   ask the server at every open of a file (slower: by\n"
-            "                   default the kernel opens files by itself)\n",
+            "                   default the kernel opens files by itself)\n"
+            "  STRATA_FUSE_INVAL=1\n"
+            "                   invalidate each name a create, rename or remove touched,\n"
+            "                   as macFUSE mounts do (a test of that path on Linux)\n",
     .run = cli_mount_run,
 };

@@ -20,13 +20,16 @@
 #include "base/fsutil.h"
 #include "base/path.h"
 #include "cli/cli.h"
-#include "transport/none.h"
+#include "transport/sandbox.h"
 
 enum { CLI_OPT_LAYER = CLI_OPT_BASE, CLI_OPT_OUT, CLI_OPT_BACKEND, CLI_OPT_CWD };
 
 #define CLI_RUN_MAX_LAYERS 256
 
-/* The command's pid, for the signal handler to pass signals on to. */
+/* The command's pid, for the signal handler to pass signals on to, and
+ * the signal that came (0: none). The handler is in place for the whole
+ * run, so that a signal before or after the command still ends the run
+ * through the normal path, which unmounts and removes the sandbox. */
 static volatile sig_atomic_t cli_run_child;
 static volatile sig_atomic_t cli_run_signal;
 
@@ -37,6 +40,23 @@ static void cli_run_on_signal(int sig)
         kill((pid_t)cli_run_child, sig);
 }
 
+static const int cli_run_sigs[] = {SIGINT, SIGTERM, SIGHUP};
+#define CLI_RUN_NSIGS (sizeof(cli_run_sigs) / sizeof(cli_run_sigs[0]))
+
+static void cli_run_catch(struct sigaction *old)
+{
+    struct sigaction sa = {.sa_handler = cli_run_on_signal};
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < CLI_RUN_NSIGS; i++)
+        sigaction(cli_run_sigs[i], &sa, &old[i]);
+}
+
+static void cli_run_uncatch(const struct sigaction *old)
+{
+    for (size_t i = 0; i < CLI_RUN_NSIGS; i++)
+        sigaction(cli_run_sigs[i], &old[i], NULL);
+}
+
 /* Runs argv in dir and waits for it; *status gets the wait status. The
  * child reports a failed chdir or exec through a pipe, so that the error
  * reaches the user as strata's two lines rather than as exit 127. */
@@ -45,10 +65,6 @@ static strata_err *cli_run_spawn(char **argv, const char *dir, int *status)
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) < 0)
         return strata_err_sys(errno, NULL, "create a pipe");
-    struct sigaction sa = {.sa_handler = cli_run_on_signal}, old_int, old_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     pid_t pid = fork();
     if (pid < 0) {
         int err = errno;
@@ -57,8 +73,8 @@ static strata_err *cli_run_spawn(char **argv, const char *dir, int *status)
         return strata_err_sys(err, NULL, "start %s", argv[0]);
     }
     if (pid == 0) {
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
+        for (size_t i = 0; i < CLI_RUN_NSIGS; i++)
+            signal(cli_run_sigs[i], SIG_DFL);
         int what = 0, err = 0;
         if (chdir(dir) < 0) {
             what = 1;
@@ -74,6 +90,9 @@ static strata_err *cli_run_spawn(char **argv, const char *dir, int *status)
         _exit(127);
     }
     cli_run_child = pid;
+    /* A signal that came before the child was known is passed on now. */
+    if (cli_run_signal)
+        kill(pid, cli_run_signal);
     close(pfd[1]);
     int msg[2] = {0, 0};
     ssize_t n;
@@ -85,8 +104,6 @@ static strata_err *cli_run_spawn(char **argv, const char *dir, int *status)
     while ((w = waitpid(pid, status, 0)) < 0 && errno == EINTR)
         ;
     cli_run_child = 0;
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     if (n == (ssize_t)sizeof(msg) && msg[0] == 1)
         return strata_err_sys(msg[1], "check --cwd: it names a directory inside the view",
                               "cannot enter %s", dir);
@@ -112,22 +129,92 @@ typedef struct cli_run_opts {
     const char *layers[CLI_RUN_MAX_LAYERS];
     size_t nlayers;
     const char *out;
-    const char *backend;
+    const char *backend; /* NULL: fuse, falling back to none */
     const char *cwd;
 } cli_run_opts;
 
-/* Loads the view's layers, top first (the first --layer is the top). */
-static strata_err *cli_run_load(store *s, const cli_run_opts *o, manifest **m)
+/* Resolves the view's layers, top first (the first --layer is the top). */
+static strata_err *cli_run_resolve(store *s, const cli_run_opts *o, strata_digest *d)
 {
     for (size_t i = 0; i < o->nlayers; i++) {
-        strata_digest d;
-        strata_err *e = layer_resolve(s, o->layers[i], &d);
-        if (!e)
-            e = layer_load(s, &d, &m[i]);
+        strata_err *e = layer_resolve(s, o->layers[i], &d[i]);
         if (e)
             return e;
     }
     return NULL;
+}
+
+/* Opens the sandbox over the chosen backend. With none chosen, a FUSE
+ * that cannot mount here is not the end: the run goes on without a
+ * mount, which captures the same layer, and says why in one line. */
+static strata_err *cli_run_sandbox(cli_ctx *ctx, store *s, const cli_run_opts *o,
+                                   const strata_digest *d, sandbox **sb)
+{
+    if (o->backend && strcmp(o->backend, "none") == 0)
+        return sandbox_open(s, d, o->nlayers, SANDBOX_NONE, sb);
+    strata_err *e = sandbox_open(s, d, o->nlayers, SANDBOX_FUSE, sb);
+    if (!e || o->backend || cli_run_signal)
+        return e;
+    if (!ctx->quiet)
+        fprintf(stderr, "strata run: no FUSE mount (%s); running with backend none%s%s\n", e->msg,
+                e->hint[0] ? ". To mount: " : "", e->hint);
+    strata_err_free(e);
+    return sandbox_open(s, d, o->nlayers, SANDBOX_NONE, sb);
+}
+
+static void cli_run_say_captured(const cli_ctx *ctx, const cli_run_opts *o,
+                                 const strata_digest *out, const layer_diff_stats *st)
+{
+    if (ctx->quiet)
+        return;
+    char hex[DIGEST_STR_LEN + 1];
+    digest_format(out, hex);
+    fprintf(stderr,
+            "captured %s%s%s: %" PRIu64 " added, %" PRIu64 " changed, %" PRIu64 " deleted\n", hex,
+            o->out ? " as " : "", o->out ? o->out : "", st->added, st->changed, st->deleted);
+}
+
+/* Runs the command in the sandbox and captures its changes when it
+ * succeeds; returns strata's exit code (the command's), or sets *err. */
+static int cli_run_in(cli_ctx *ctx, store *s, const cli_run_opts *o, sandbox *sb, char **cmd,
+                      const char *cwd, strata_err **err)
+{
+    char *dir = cwd && *cwd ? path_join(sandbox_root(sb), cwd) : strdup(sandbox_root(sb));
+    if (!dir) {
+        *err = strata_err_new(STRATA_E_NOMEM, NULL, "out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    int status = 0;
+    strata_err *e = cli_run_signal ? NULL : cli_run_spawn(cmd, dir, &status);
+    free(dir);
+    int rc = CLI_EXIT_FAIL;
+    if (e) {
+        *err = e;
+    } else if (cli_run_signal) {
+        rc = 128 + cli_run_signal;
+        if (!ctx->quiet)
+            fprintf(stderr, "strata run: stopped by signal %d; nothing captured\n",
+                    (int)cli_run_signal);
+    } else if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        rc = cli_run_exit_code(status);
+        if (!ctx->quiet)
+            fprintf(stderr, "strata run: %s %s %d; nothing captured\n", cmd[0],
+                    WIFEXITED(status) ? "exited with" : "was killed by signal",
+                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    } else {
+        strata_digest out;
+        layer_diff_stats st = {0};
+        e = sandbox_capture(sb, &out, &st);
+        if (!e && o->out)
+            e = store_ref_set(s, o->out, &out);
+        if (e) {
+            *err = e;
+        } else {
+            rc = CLI_EXIT_OK;
+            cli_run_say_captured(ctx, o, &out, &st);
+        }
+    }
+    return rc;
 }
 
 static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
@@ -139,7 +226,8 @@ static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
         {"cwd", required_argument, NULL, CLI_OPT_CWD},
         {0},
     };
-    cli_run_opts o = {.backend = "none"};
+    static cli_run_opts o; /* large (layer names); one per process */
+    o = (cli_run_opts){0};
     int c, code;
     /* "+": options end at the first operand, so the command's own options
      * are never taken for strata's. */
@@ -167,9 +255,8 @@ static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
     }
     if (optind >= argc)
         return cli_usage_error(ctx, "missing the command to run (after --)");
-    if (strcmp(o.backend, "none") != 0)
-        return cli_usage_error(ctx, "unknown backend '%s' (this strata runs with: none)",
-                               o.backend);
+    if (o.backend && strcmp(o.backend, "none") != 0 && strcmp(o.backend, "fuse") != 0)
+        return cli_usage_error(ctx, "unknown backend '%s' (fuse or none)", o.backend);
     if (o.out && !store_ref_name_valid(o.out))
         return cli_report(strata_err_new(STRATA_E_INVALID,
                                          "a ref is 1-255 characters of letters, digits and ._+@/:-",
@@ -184,74 +271,35 @@ static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
     }
     char **cmd = argv + optind;
 
+    struct sigaction old[CLI_RUN_NSIGS];
+    cli_run_catch(old);
     store *s = NULL;
-    manifest *m[CLI_RUN_MAX_LAYERS] = {0};
-    char *tmp = NULL, *root = NULL, *dir = NULL;
-    none_sandbox *sb = NULL;
-    int status = 0, rc = CLI_EXIT_FAIL;
+    sandbox *sb = NULL;
+    static strata_digest d[CLI_RUN_MAX_LAYERS];
+    int rc = CLI_EXIT_FAIL;
     strata_err *e = cli_open_store(ctx, CLI_STORE_WRITE, &s);
     if (!e && o.nlayers == 0)
         e = strata_err_new(STRATA_E_INVALID, "give the view's layers with --layer REF",
                            "a run needs at least one layer");
     if (!e)
-        e = cli_run_load(s, &o, m);
-    if (!e) {
-        const char *t = getenv("TMPDIR");
-        if (asprintf(&tmp, "%s/strata-run-XXXXXX", t && *t ? t : "/tmp") < 0 || !mkdtemp(tmp))
-            e = strata_err_sys(errno, "set TMPDIR to a writable directory",
-                               "create a sandbox directory");
-    }
-    if (!e && (!(root = path_join(tmp, "root")) ||
-               !(dir = cwd && *cwd ? path_join(root, cwd) : strdup(root))))
-        e = strata_err_new(STRATA_E_NOMEM, NULL, "out of memory");
+        e = cli_run_resolve(s, &o, d);
     if (!e)
-        e = none_prepare(s, m, o.nlayers, root, &sb);
+        e = cli_run_sandbox(ctx, s, &o, d, &sb);
     if (!e)
-        e = cli_run_spawn(cmd, dir, &status);
-    if (!e && cli_run_signal) {
-        rc = 128 + cli_run_signal;
-    } else if (!e && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-        rc = cli_run_exit_code(status);
-        if (!ctx->quiet)
-            fprintf(stderr, "strata run: %s %s %d; nothing captured\n", cmd[0],
-                    WIFEXITED(status) ? "exited with" : "was killed by signal",
-                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-    } else if (!e) {
-        strata_digest out;
-        layer_diff_stats st;
-        e = none_capture(sb, NULL, &out, &st);
-        if (!e && o.out)
-            e = store_ref_set(s, o.out, &out);
-        if (!e) {
-            rc = CLI_EXIT_OK;
-            if (!ctx->quiet) {
-                char hex[DIGEST_STR_LEN + 1];
-                digest_format(&out, hex);
-                fprintf(stderr,
-                        "captured %s%s%s: %" PRIu64 " added, %" PRIu64 " changed, %" PRIu64
-                        " deleted\n",
-                        hex, o.out ? " as " : "", o.out ? o.out : "", st.added, st.changed,
-                        st.deleted);
-            }
-        }
-    }
-    strata_err *ce = none_destroy(sb, true);
-    if (!sb && tmp)
-        ce = fs_remove_tree(tmp);
-    else if (tmp && !ce)
-        ce = fs_remove_tree(tmp);
+        rc = cli_run_in(ctx, s, &o, sb, cmd, cwd, &e);
+    strata_err *ce = sandbox_close(sb);
     if (!e)
         e = ce;
     else
         strata_err_free(ce);
-    for (size_t i = 0; i < o.nlayers; i++)
-        manifest_free(m[i]);
     if (s)
         store_close(s);
-    free(tmp);
-    free(root);
-    free(dir);
     free(cwd);
+    cli_run_uncatch(old);
+    if (e && cli_run_signal) {
+        strata_err_free(e);
+        return 128 + cli_run_signal;
+    }
     if (e)
         return cli_report(strata_err_wrap(e, "run %s", cmd[0]));
     return rc;
@@ -259,19 +307,24 @@ static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
 
 const cli_command cli_cmd_run = {
     .name = "run",
-    .usage = "run [--layer REF]... [--out REF] [--backend none] [--cwd SUBDIR] -- CMD [ARG]...",
+    .usage = "run [--layer REF]... [--out REF] [--backend fuse|none] [--cwd SUBDIR] -- CMD "
+             "[ARG]...",
     .summary = "run a command in a view of layers; capture its changes",
-    .help = "Runs CMD in a sandbox directory that shows the view of the given layers\n"
-            "(the first --layer on top), then captures what CMD created, changed and\n"
-            "deleted as a new layer, to stack on the view. strata exits with CMD's\n"
-            "status. When CMD fails, nothing is captured. SIGINT and SIGTERM are passed\n"
-            "on to CMD, and the sandbox is removed before strata exits.\n"
+    .help = "Runs CMD in a sandbox that shows the view of the given layers (the first\n"
+            "--layer on top), then captures what CMD created, changed and deleted as a\n"
+            "new layer, to stack on the view. strata exits with CMD's status. When CMD\n"
+            "fails, nothing is captured. SIGINT, SIGTERM and SIGHUP are passed on to CMD;\n"
+            "the sandbox is unmounted and removed before strata exits, whatever happens.\n"
             "\n"
             "Options:\n"
             "  -l, --layer REF   a layer of the view; repeat for more, top first\n"
             "  -o, --out REF     name the captured layer REF\n"
-            "  --backend none    how the view is shown: none writes it out as a plain\n"
-            "                    directory (the only backend of this version)\n"
+            "  --backend B       how the view is shown. fuse: a FUSE mount that reads\n"
+            "                    through to the store, writes going to a private upper\n"
+            "                    directory (setup costs the same for any view). none: the\n"
+            "                    view written out as plain files. Default: fuse, or none\n"
+            "                    with a one-line note when FUSE cannot mount here.\n"
+            "                    Either captures the same layer.\n"
             "  --cwd SUBDIR      run CMD in SUBDIR of the view (default: its root)\n"
             "\n"
             "What strata has to say goes to stderr: the captured layer's digest and\n"

@@ -10,9 +10,8 @@
  * from an immutable directory stays missing); everything else gets the
  * short timeout.
  *
- * Writes: the vfs has no upper layer yet, so every view is read-only and
- * each write handler answers EROFS. They are separate handlers already,
- * so that each one only has to call its vfs counterpart later. */
+ * Writes go to the view's upper directory through the vfs; see "writes"
+ * below for why no cache invalidation is needed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -96,6 +95,9 @@ static void fusefs_init(void *userdata, struct fuse_conn_info *conn)
     WANT(conn, FUSE_CAP_CACHE_SYMLINKS);
     WANT(conn, FUSE_CAP_ASYNC_READ);
     WANT(conn, FUSE_CAP_PARALLEL_DIROPS);
+    /* O_TRUNC comes with OPEN: a lower file about to be emptied is then
+     * copied up without its content, not copied and then truncated. */
+    WANT(conn, FUSE_CAP_ATOMIC_O_TRUNC);
     /* Splicing only pays for large writes, and the handlers reply from
      * memory; not measured to help reads. */
     conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
@@ -131,7 +133,7 @@ static void fusefs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
          * there, over and over. */
         vfs_attr pa;
         strata_err *pe = vfs_getattr(s->v, parent, &pa);
-        if (!pe && timeout_of(s, &pa) > 0) {
+        if (!pe && s->cache_negative && timeout_of(s, &pa) > 0) {
             strata_err_free(e);
             memset(&ep, 0, sizeof(ep));
             ep.entry_timeout = timeout_of(s, &pa);
@@ -213,32 +215,6 @@ static void fusefs_statfs(fuse_req_t req, fuse_ino_t ino)
         .f_namemax = sf.namemax,
     };
     FL->reply_statfs(req, &st);
-}
-
-/* Lower entries have no extended attributes. The inode is still looked
- * up, so that a stale number gets its own error rather than ENODATA. */
-static void fusefs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
-{
-    (void)name;
-    (void)size;
-    vfs_attr a;
-    strata_err *e = vfs_getattr(srv_of(req)->v, ino, &a);
-    if (e)
-        reply_vfs_err(req, e);
-    else
-        FL->reply_err(req, ENODATA);
-}
-
-static void fusefs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-    vfs_attr a;
-    strata_err *e = vfs_getattr(srv_of(req)->v, ino, &a);
-    if (e)
-        reply_vfs_err(req, e);
-    else if (size == 0)
-        FL->reply_xattr(req, 0);
-    else
-        FL->reply_buf(req, NULL, 0);
 }
 
 /* ---- files ------------------------------------------------------------- */
@@ -402,10 +378,10 @@ static bool fusefs_dir_add(void *ctx, const vfs_dirent *d)
 static void fusefs_list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
     fusefs_srv *s = srv_of(req);
-    if (off < 0) {
-        FL->reply_err(req, EINVAL);
-        return;
-    }
+    /* The offset is the vfs cookie as is, negative for an upper entry's
+     * (bit 63): the kernel hands it back unchanged. Only lseek(2) on a
+     * directory refuses a negative offset, so seekdir(3) to an upper
+     * entry's position fails with EINVAL; listing never needs it. */
     fusefs_dirbuf b = {.req = req, .s = s, .plus = plus, .size = size};
     if (size && !(b.buf = malloc(size))) {
         FL->reply_err(req, ENOMEM);
@@ -441,101 +417,311 @@ static void fusefs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_
     fusefs_list(req, ino, size, off, true);
 }
 
-/* ---- writes: read-only until the vfs has an upper layer ---------------- */
+/* ---- writes ------------------------------------------------------------
+ *
+ * Each handler is its vfs counterpart; a view with no upper directory
+ * answers EROFS from the vfs (and the kernel, mounted "ro", rarely asks).
+ * The kernel checks permissions (default_permissions) before it sends a
+ * request; the vfs still applies the owner rules of setattr, which need
+ * the caller.
+ *
+ * No invalidation is ever sent: every change to a mounted view comes
+ * through this mount, so the kernel sees it happen and updates its own
+ * caches (the entry it made, the directory it changed, the attributes a
+ * write or setattr returned). What stays cached long is only what cannot
+ * change, lower entries, and a lower entry that is copied up keeps its
+ * number and its content. Changing the upper directory behind a live
+ * mount is not supported, as with overlayfs; upper entries get short
+ * timeouts so that such a change shows within a second anyway. */
 
-static void reply_rofs(fuse_req_t req)
+static vfs_cred cred_of(fuse_req_t req)
 {
-    FL->reply_err(req, EROFS);
+    const struct fuse_ctx *c = FL->req_ctx(req);
+    return (vfs_cred){.uid = (uint32_t)c->uid, .gid = (uint32_t)c->gid};
+}
+
+static vfs_file *file_of(const struct fuse_file_info *fi)
+{
+    return fi ? (vfs_file *)(uintptr_t)fi->fh : NULL;
+}
+
+/* Where the kernel keeps negative entries across changes (macFUSE), a
+ * name a request made, moved or removed is invalidated, from the
+ * notifier's thread. */
+static void inval_name(const fusefs_srv *s, uint64_t parent, const char *name)
+{
+    if (s->notifier)
+        fusefs_notifier_queue(s->notifier, parent, name, strlen(name));
+}
+
+/* Answers a call that made an entry (and counted a lookup on it). */
+static void reply_new_entry(fuse_req_t req, uint64_t parent, const char *name, strata_err *e,
+                            const vfs_attr *a)
+{
+    if (e) {
+        reply_vfs_err(req, e);
+        return;
+    }
+    fusefs_srv *s = srv_of(req);
+    inval_name(s, parent, name);
+    struct fuse_entry_param ep;
+    fill_entry(s, a, &ep);
+    if (FL->reply_entry(req, &ep) != 0)
+        vfs_forget(s->v, a->ino, 1);
+}
+
+static void reply_status(fuse_req_t req, strata_err *e)
+{
+    if (e)
+        reply_vfs_err(req, e);
+    else
+        FL->reply_err(req, 0);
+}
+
+/* The same, after a change to name in parent. */
+static void reply_changed(fuse_req_t req, uint64_t parent, const char *name, strata_err *e)
+{
+    if (!e)
+        inval_name(srv_of(req), parent, name);
+    reply_status(req, e);
+}
+
+static vfs_time time_of(const struct timespec *ts)
+{
+    return (vfs_time){.sec = ts->tv_sec, .nsec = (uint32_t)ts->tv_nsec};
 }
 
 static void fusefs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                            struct fuse_file_info *fi)
 {
-    (void)ino, (void)attr, (void)to_set, (void)fi;
-    reply_rofs(req);
+    fusefs_srv *s = srv_of(req);
+    vfs_setattr_in sa = {0};
+    if (to_set & FUSE_SET_ATTR_MODE) {
+        sa.valid |= VFS_SET_MODE;
+        sa.mode = attr->st_mode & 07777;
+    }
+    if (to_set & FUSE_SET_ATTR_UID) {
+        sa.valid |= VFS_SET_UID;
+        sa.uid = (uint32_t)attr->st_uid;
+    }
+    if (to_set & FUSE_SET_ATTR_GID) {
+        sa.valid |= VFS_SET_GID;
+        sa.gid = (uint32_t)attr->st_gid;
+    }
+    if (to_set & FUSE_SET_ATTR_SIZE) {
+        if (attr->st_size < 0) {
+            FL->reply_err(req, EINVAL);
+            return;
+        }
+        sa.valid |= VFS_SET_SIZE;
+        sa.size = (uint64_t)attr->st_size;
+    }
+    if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+        sa.valid |= VFS_SET_ATIME_NOW;
+    } else if (to_set & FUSE_SET_ATTR_ATIME) {
+        sa.valid |= VFS_SET_ATIME;
+        sa.atime = time_of(&attr->st_atim);
+    }
+    if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+        sa.valid |= VFS_SET_MTIME_NOW;
+    } else if (to_set & FUSE_SET_ATTR_MTIME) {
+        sa.valid |= VFS_SET_MTIME;
+        sa.mtime = time_of(&attr->st_mtim);
+    }
+    /* FUSE_SET_ATTR_CTIME alone (the kernel asking to update ctime, which
+     * any change does anyway) changes nothing but still answers. */
+    vfs_cred cred = cred_of(req);
+    vfs_attr a;
+    strata_err *e = vfs_setattr(s->v, ino, file_of(fi), &sa, &cred, &a);
+    if (e) {
+        reply_vfs_err(req, e);
+        return;
+    }
+    struct stat st;
+    attr_to_stat(&a, &st);
+    FL->reply_attr(req, &st, timeout_of(s, &a));
 }
 
 static void fusefs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                          struct fuse_file_info *fi)
 {
-    (void)ino, (void)buf, (void)size, (void)off, (void)fi;
-    reply_rofs(req);
+    fusefs_srv *s = srv_of(req);
+    if (off < 0) {
+        FL->reply_err(req, EINVAL);
+        return;
+    }
+    size_t done = 0;
+    vfs_file *f = file_of(fi);
+    /* No handle: the kernel opened the file by itself (no-open). */
+    strata_err *e = f ? vfs_write(s->v, f, buf, size, (uint64_t)off, &done)
+                      : vfs_write_ino(s->v, ino, buf, size, (uint64_t)off, &done);
+    if (e)
+        reply_vfs_err(req, e);
+    else
+        FL->reply_write(req, done);
+}
+
+static void fusefs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    reply_status(req, vfs_fsync(srv_of(req)->v, ino, file_of(fi), datasync != 0));
+}
+
+static void fusefs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    (void)fi; /* directories keep no handle */
+    reply_status(req, vfs_fsync(srv_of(req)->v, ino, NULL, datasync != 0));
 }
 
 static void fusefs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                           struct fuse_file_info *fi)
 {
-    (void)parent, (void)name, (void)mode, (void)fi;
-    reply_rofs(req);
+    fusefs_srv *s = srv_of(req);
+    vfs_cred cred = cred_of(req);
+    vfs_attr a;
+    vfs_file *f = NULL;
+    strata_err *e =
+        vfs_create(s->v, parent, name, strlen(name), (uint32_t)mode, fi->flags, &cred, &a, &f);
+    if (e) {
+        reply_vfs_err(req, e);
+        return;
+    }
+    inval_name(s, parent, name);
+    struct fuse_entry_param ep;
+    fill_entry(s, &a, &ep);
+    if (atomic_load_explicit(&s->no_open, memory_order_relaxed)) {
+        /* A kernel that opens files by itself sends no RELEASE for any
+         * file once it has seen an OPEN answered with ENOSYS, created
+         * ones included: no handle may be kept, and I/O comes by inode. */
+        vfs_release(s->v, f);
+        f = NULL;
+    }
+    fi->fh = (uint64_t)(uintptr_t)f;
+    fi->keep_cache = 0;
+    /* An interrupted create's reply is lost: no release and no forget
+     * will come for what it made (the file itself stays, as it would
+     * after a crash of the caller). */
+    if (FL->reply_create(req, &ep, fi) != 0) {
+        if (f)
+            vfs_release(s->v, f);
+        vfs_forget(s->v, a.ino, 1);
+    }
 }
 
 static void fusefs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-    (void)parent, (void)name, (void)mode;
-    reply_rofs(req);
+    vfs_cred cred = cred_of(req);
+    vfs_attr a;
+    strata_err *e =
+        vfs_mkdir(srv_of(req)->v, parent, name, strlen(name), (uint32_t)mode, &cred, &a);
+    reply_new_entry(req, parent, name, e, &a);
 }
 
 static void fusefs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                          dev_t rdev)
 {
-    (void)parent, (void)name, (void)mode, (void)rdev;
-    reply_rofs(req);
+    vfs_cred cred = cred_of(req);
+    vfs_attr a;
+    strata_err *e = vfs_mknod(srv_of(req)->v, parent, name, strlen(name), (uint32_t)mode,
+                              (uint64_t)rdev, &cred, &a);
+    reply_new_entry(req, parent, name, e, &a);
 }
 
 static void fusefs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
-    (void)link, (void)parent, (void)name;
-    reply_rofs(req);
+    vfs_cred cred = cred_of(req);
+    vfs_attr a;
+    strata_err *e = vfs_symlink(srv_of(req)->v, parent, name, strlen(name), link, &cred, &a);
+    reply_new_entry(req, parent, name, e, &a);
 }
 
 static void fusefs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-    (void)ino, (void)newparent, (void)newname;
-    reply_rofs(req);
+    vfs_attr a;
+    strata_err *e = vfs_link(srv_of(req)->v, ino, newparent, newname, strlen(newname), &a);
+    reply_new_entry(req, newparent, newname, e, &a);
 }
 
 static void fusefs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-    (void)parent, (void)name;
-    reply_rofs(req);
+    reply_changed(req, parent, name, vfs_unlink(srv_of(req)->v, parent, name, strlen(name)));
 }
 
 static void fusefs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-    (void)parent, (void)name;
-    reply_rofs(req);
+    reply_changed(req, parent, name, vfs_rmdir(srv_of(req)->v, parent, name, strlen(name)));
 }
 
 static void fusefs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
                           const char *newname, unsigned int flags)
 {
-    (void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
-    reply_rofs(req);
+    /* RENAME_WHITEOUT is overlayfs's own business, never a caller's. */
+    if (flags & ~(unsigned)(VFS_RENAME_NOREPLACE | VFS_RENAME_EXCHANGE)) {
+        FL->reply_err(req, EINVAL);
+        return;
+    }
+    strata_err *e = vfs_rename(srv_of(req)->v, parent, name, strlen(name), newparent, newname,
+                               strlen(newname), flags);
+    if (!e)
+        inval_name(srv_of(req), parent, name);
+    reply_changed(req, newparent, newname, e);
+}
+
+/* ---- extended attributes ----------------------------------------------- */
+
+static void fusefs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+    fusefs_srv *s = srv_of(req);
+    char *buf = size ? malloc(size) : NULL;
+    if (size && !buf) {
+        FL->reply_err(req, ENOMEM);
+        return;
+    }
+    size_t len = 0;
+    strata_err *e = vfs_getxattr(s->v, ino, name, buf, size, &len);
+    if (e)
+        reply_vfs_err(req, e);
+    else if (size == 0)
+        FL->reply_xattr(req, len);
+    else
+        FL->reply_buf(req, buf, len);
+    free(buf);
+}
+
+static void fusefs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+    fusefs_srv *s = srv_of(req);
+    char *buf = size ? malloc(size) : NULL;
+    if (size && !buf) {
+        FL->reply_err(req, ENOMEM);
+        return;
+    }
+    size_t len = 0;
+    strata_err *e = vfs_listxattr(s->v, ino, buf, size, &len);
+    if (e)
+        reply_vfs_err(req, e);
+    else if (size == 0)
+        FL->reply_xattr(req, len);
+    else
+        FL->reply_buf(req, buf, len);
+    free(buf);
 }
 
 static void fusefs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
                             size_t size, int flags)
 {
-    (void)ino, (void)name, (void)value, (void)size, (void)flags;
-    reply_rofs(req);
+    reply_status(req, vfs_setxattr(srv_of(req)->v, ino, name, value, size, flags));
 }
 
 static void fusefs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-    (void)ino, (void)name;
-    reply_rofs(req);
+    reply_status(req, vfs_removexattr(srv_of(req)->v, ino, name));
 }
 
-static void fusefs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
-                             struct fuse_file_info *fi)
-{
-    (void)ino, (void)mode, (void)offset, (void)length, (void)fi;
-    reply_rofs(req);
-}
-
-/* Not here on purpose: flush and fsync (ENOSYS makes the kernel stop
- * sending them), locks (the kernel then keeps them locally), lseek,
- * copy_file_range and ioctl (the kernel falls back to its generic code). */
+/* Not here on purpose: flush (nothing is buffered here, and ENOSYS makes
+ * the kernel stop sending it), fallocate (ENOSYS: posix_fallocate then
+ * writes the range itself), locks (the kernel then keeps them locally),
+ * lseek, copy_file_range and ioctl (the kernel falls back to its generic
+ * code). */
 const struct fuse_lowlevel_ops fusefs_ops = {
     .init = fusefs_init,
     .lookup = fusefs_lookup,
@@ -566,5 +752,6 @@ const struct fuse_lowlevel_ops fusefs_ops = {
     .removexattr = fusefs_removexattr,
     .access = fusefs_access,
     .create = fusefs_create,
-    .fallocate = fusefs_fallocate,
+    .fsync = fusefs_fsync,
+    .fsyncdir = fusefs_fsyncdir,
 };

@@ -53,6 +53,11 @@ typedef struct fusefs_opts {
      * for lower entries. */
     bool no_open;
     double ready_timeout; /* seconds; 0 = FUSEFS_READY_TIMEOUT */
+    /* Invalidate every name a create, rename or remove touched, as the
+     * options of a macFUSE mount ask (fuse_mount_opts.inval_names), also
+     * where they do not: so that the invalidation path runs in Linux
+     * tests. */
+    bool inval_names;
 } fusefs_opts;
 
 /* Checks that path can be a mountpoint (an existing directory, not a

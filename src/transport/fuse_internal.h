@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "transport/fuse_lib.h"
+#include "transport/fuse_notify.h"
 #include "vfs/vfs.h"
 
 /* The session's userdata: everything a request handler needs. Read-only
@@ -17,8 +18,12 @@ typedef struct fusefs_srv {
     double lower_timeout; /* seconds: entries and attributes of lower (immutable) entries */
     double upper_timeout; /* ... of everything else */
     bool want_no_open;    /* fusefs_opts.no_open */
+    bool cache_negative;  /* fuse_mount_opts.cache_negative */
     _Atomic bool no_open; /* the kernel opens files by itself: reads come by inode */
     _Atomic bool inited;  /* the kernel's INIT has been answered */
+    /* Set when each name a request creates, renames or removes must be
+     * invalidated (fuse_mount_opts.inval_names); NULL otherwise. */
+    fusefs_notifier *notifier;
 } fusefs_srv;
 
 /* The request handlers, for fuse_session_new. */

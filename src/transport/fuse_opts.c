@@ -8,7 +8,11 @@
  *   iosize=1 MiB cuts the number of reads of big files; noappledouble keeps
  *   Finder's ._ files out of build outputs.
  * - FSKit: only mounts under /Volumes, implements few kernel options, and
- *   has no notification API, so upper entries must not be cached at all. */
+ *   has no notification API, so upper entries must not be cached at all,
+ *   nor any negative lookup (a name made later could stay hidden).
+ * - Linux updates its own dentry cache on every create, rename and remove
+ *   it passes on; macFUSE keeps negative entries across them, so there
+ *   each such name is invalidated (fuse_notify.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,6 +79,7 @@ strata_err *fuse_mountopts_build(const fuse_mount_req *r, fuse_mount_opts *out)
         ok = ok && opt_add(out, "subtype=strata") && opt_add(out, "default_permissions") &&
              opt_add(out, "noatime");
         out->notify = true;
+        out->cache_negative = true;
         out->lower_timeout = 86400.0;
         out->upper_timeout = 1.0;
         break;
@@ -85,6 +90,8 @@ strata_err *fuse_mountopts_build(const fuse_mount_req *r, fuse_mount_opts *out)
         if (r->admin)
             ok = ok && opt_add(out, "allow_root");
         out->notify = true;
+        out->inval_names = true;
+        out->cache_negative = true;
         out->lower_timeout = 86400.0;
         out->upper_timeout = 1.0;
         break;
@@ -97,6 +104,7 @@ strata_err *fuse_mountopts_build(const fuse_mount_req *r, fuse_mount_opts *out)
                                   r->mountpoint ? r->mountpoint : "(none)");
         ok = ok && opt_add(out, "backend=fskit") && opt_add(out, "volname=%s", vol);
         out->notify = false;
+        out->cache_negative = false;
         out->lower_timeout = 86400.0;
         out->upper_timeout = 0.0;
         break;

@@ -41,6 +41,13 @@ typedef struct fuse_mount_opts {
      * as it likes; upper entries get short lives. In seconds. */
     double lower_timeout, upper_timeout;
     bool notify; /* kernel invalidation (inval_entry) is available */
+    /* The kernel keeps negative entries across the changes it passes on
+     * (macFUSE): every name a create, rename or remove touched must be
+     * invalidated. */
+    bool inval_names;
+    /* Whether a lookup that finds nothing may be cached (in a directory
+     * that cannot change): not where no invalidation can undo it. */
+    bool cache_negative;
 } fuse_mount_opts;
 
 /* Builds the options for r. STRATA_E_INVALID (with the fix as hint) when

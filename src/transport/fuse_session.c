@@ -411,7 +411,10 @@ strata_err *fusefs_mount(vfs *v, const char *mountpoint, const fuse_mount_opts *
     pthread_mutex_init(&f->mu, NULL);
     fusefs_cond_init(&f->cv);
 
+    f->srv.cache_negative = mo->cache_negative;
     e = fusefs_start_session(f, mo->opts);
+    if (!e && mo->notify && (mo->inval_names || o.inval_names))
+        e = fusefs_notifier_start(fl, f->se, &f->srv.notifier);
     if (!e)
         e = fusefs_start_loop(f, &o);
     if (!e)
@@ -442,6 +445,8 @@ strata_err *fusefs_wait(fusefs *f)
 
 void fusefs_stop(fusefs *f)
 {
+    /* First, while requests are still answered (fuse_notify.h). */
+    fusefs_notifier_stop(f->srv.notifier);
     pthread_mutex_lock(&f->mu);
     f->stopping = true;
     if (f->loop_started && !f->ended) {
@@ -473,6 +478,7 @@ void fusefs_destroy(fusefs *f)
             f->fl->session_unmount(f->se);
         f->fl->session_destroy(f->se);
     }
+    fusefs_notifier_free(f->srv.notifier);
     if (f->cfg)
         f->fl->loop_cfg_destroy(f->cfg);
     pthread_mutex_destroy(&f->mu);

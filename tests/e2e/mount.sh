@@ -61,8 +61,10 @@ t_err "no libfuse: two-line error" 1 env STRATA_LIBFUSE=/nonexistent "$STRATA" m
     t_ok "... FUSE is not available" || t_fail "... FUSE is not available" "$ERR"
 not_mounted "$s/mp" && t_ok "... and nothing is mounted" || t_fail "... and nothing is mounted"
 
-t_err "--upper: not supported yet" 1 "$STRATA" mount --layer one --upper "$s/up" "$s/mp"
-[[ "$ERR" == *"not supported yet"* ]] && t_ok "... says so" || t_fail "... says so" "$ERR"
+t_err "--upper inside the mountpoint: two-line error" 1 "$STRATA" mount --layer one --upper "$s/mp/up" "$s/mp"
+[[ "$ERR" == *"inside the mountpoint"* ]] && t_ok "... says so" || t_fail "... says so" "$ERR"
+t_err "--upper with --backend none: usage error" 2 "$STRATA" mount --backend none --layer one --upper "$s/up" "$s/copy0"
+rmdir "$s/mp/up" 2>/dev/null
 t_err "no --layer: usage error" 2 "$STRATA" mount "$s/mp"
 t_err "unknown backend: usage error" 2 "$STRATA" mount --backend nfs --layer one "$s/mp"
 t_err "umount of a directory that is no mount" 1 "$STRATA" umount "$s/mp"

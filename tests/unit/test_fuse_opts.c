@@ -30,6 +30,8 @@ static void test_linux(void **state)
     fuse_mount_opts o;
     assert_ok(fuse_mountopts_build(&r, &o));
     assert_true(o.notify);
+    assert_false(o.inval_names); /* Linux updates its own dentries */
+    assert_true(o.cache_negative);
     assert_true(o.lower_timeout >= 3600.0);
     assert_true(o.upper_timeout > 0.0 && o.upper_timeout <= 1.0);
     r.read_only = true;
@@ -54,6 +56,9 @@ static void test_macos_kext(void **state)
     fuse_mount_opts o;
     assert_ok(fuse_mountopts_build(&r, &o));
     assert_true(o.notify);
+    /* macFUSE keeps negative entries across creates: each is invalidated. */
+    assert_true(o.inval_names);
+    assert_true(o.cache_negative);
 }
 
 static void test_macos_fskit(void **state)
@@ -69,6 +74,8 @@ static void test_macos_fskit(void **state)
     /* No notification API under FSKit: upper entries are never cached. */
     assert_false(o.notify);
     assert_true(o.upper_timeout == 0.0);
+    assert_false(o.cache_negative);
+    assert_false(o.inval_names);
     r.mountpoint = "/Volumes/strata-501-7/";
     assert_ok(fuse_mountopts_build(&r, &o));
     const char *bad[] = {"/Users/u/strata", "/Volumes/",   "/Volumes",

@@ -1,0 +1,205 @@
+/* A view a command can work in, over FUSE or none, and the capture of its
+ * changes (see sandbox.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/fsutil.h"
+#include "base/path.h"
+#include "transport/fuse.h"
+#include "transport/none.h"
+#include "transport/sandbox.h"
+#include "vfs/vfs.h"
+
+struct sandbox {
+    sandbox_kind kind;
+    store *s;
+    char *tmp;      /* the temporary directory holding everything */
+    char *root;     /* where the view shows */
+    manifest *base; /* the view, flattened */
+    /* fuse */
+    char *upper;
+    vfs *v;
+    fusefs *f;
+    /* none */
+    none_sandbox *nsb;
+};
+
+static strata_err *sandbox_oom(void)
+{
+    return strata_err_new(STRATA_E_NOMEM, NULL, "out of memory preparing a sandbox");
+}
+
+static strata_err *sandbox_mkdir(const char *dir)
+{
+    if (mkdir(dir, 0755) < 0)
+        return strata_err_sys(errno, "set TMPDIR to a writable directory", "create %s", dir);
+    return NULL;
+}
+
+/* Mounts the view at tmp/mnt with tmp/upper for its writes. */
+static strata_err *sandbox_mount(sandbox *sb, const strata_digest *layers, size_t n)
+{
+    if (!(sb->upper = path_join(sb->tmp, "upper")) || !(sb->root = path_join(sb->tmp, "mnt")))
+        return sandbox_oom();
+    strata_err *e = sandbox_mkdir(sb->upper);
+    if (!e)
+        e = sandbox_mkdir(sb->root);
+    if (!e)
+        e = vfs_new(sb->s, NULL, &sb->v);
+    if (!e) {
+        vfs_view_spec spec = {
+            .layers = layers,
+            .nlayers = (uint32_t)n,
+            .upper = sb->upper,
+            .uid = (uint32_t)getuid(),
+            .gid = (uint32_t)getgid(),
+        };
+        e = vfs_slot_attach(sb->v, 0, &spec);
+    }
+    fuse_mount_opts mo;
+    if (!e) {
+        fuse_mount_req req = {
+            .os = FUSE_OS_LINUX,
+            .backend = FUSE_BACKEND_DEVFUSE,
+            .uid = getuid(),
+            .mountpoint = sb->root,
+        };
+        e = fuse_mountopts_build(&req, &mo);
+    }
+    if (!e) {
+        /* The kernel opens files by itself: measured the faster choice
+         * (fuse.h), and nothing here needs per-open state. */
+        fusefs_opts fo = {.no_open = true};
+        e = fusefs_mount(sb->v, sb->root, &mo, &fo, &sb->f);
+    }
+    return e;
+}
+
+strata_err *sandbox_open(store *s, const strata_digest *layers, size_t n, sandbox_kind kind,
+                         sandbox **out)
+{
+    *out = NULL;
+    sandbox *sb = calloc(1, sizeof(*sb));
+    manifest **ms = calloc(n ? n : 1, sizeof(*ms));
+    if (!sb || !ms) {
+        free(sb);
+        free(ms);
+        return sandbox_oom();
+    }
+    sb->kind = kind;
+    sb->s = s;
+    strata_err *e = NULL;
+    for (size_t i = 0; !e && i < n; i++)
+        e = layer_load(s, &layers[i], &ms[i]);
+    if (!e)
+        e = layer_flatten(ms, n, &sb->base);
+    if (!e) {
+        const char *t = getenv("TMPDIR");
+        if (asprintf(&sb->tmp, "%s/strata-run-XXXXXX", t && *t ? t : "/tmp") < 0) {
+            sb->tmp = NULL;
+            e = sandbox_oom();
+        } else if (!mkdtemp(sb->tmp)) {
+            e = strata_err_sys(errno, "set TMPDIR to a writable directory",
+                               "create a sandbox directory in %s", t && *t ? t : "/tmp");
+            free(sb->tmp);
+            sb->tmp = NULL;
+        }
+    }
+    if (!e && kind == SANDBOX_FUSE) {
+        e = sandbox_mount(sb, layers, n);
+    } else if (!e) {
+        if (!(sb->root = path_join(sb->tmp, "root")))
+            e = sandbox_oom();
+        else
+            e = none_prepare(s, ms, n, sb->root, &sb->nsb);
+    }
+    for (size_t i = 0; i < n; i++)
+        manifest_free(ms[i]);
+    free(ms);
+    if (e) {
+        strata_err_free(sandbox_close(sb));
+        return e;
+    }
+    *out = sb;
+    return NULL;
+}
+
+const char *sandbox_root(const sandbox *sb)
+{
+    return sb->root;
+}
+
+/* Ends the mount and frees the vfs: after this nothing writes to the
+ * upper directory any more. */
+static void sandbox_unmount(sandbox *sb)
+{
+    fusefs_destroy(sb->f);
+    sb->f = NULL;
+    vfs_free(sb->v);
+    sb->v = NULL;
+}
+
+/* The upper directory as a layer, made canonical: the diff from the view
+ * to the view with the upper on top. layer_capture alone would say the
+ * same changes its own way (an opaque directory where none lists the
+ * deleted names), and the digest must not depend on the transport. */
+static strata_err *sandbox_capture_upper(sandbox *sb, strata_buf *enc, layer_diff_stats *st)
+{
+    strata_buf up;
+    buf_init(&up);
+    layer_diff_stats ust;
+    manifest *cap = NULL, *now = NULL;
+    strata_err *e = layer_capture(sb->s, sb->base, sb->upper, &up, &ust);
+    if (!e && up.oom)
+        e = sandbox_oom();
+    if (!e)
+        e = manifest_decode(up.data, up.len, &cap);
+    if (!e) {
+        manifest *stack[2] = {cap, sb->base};
+        e = layer_flatten(stack, 2, &now);
+    }
+    if (!e)
+        e = layer_diff(sb->base, now, enc, st);
+    if (!e && enc->oom)
+        e = sandbox_oom();
+    manifest_free(now);
+    manifest_free(cap);
+    buf_free(&up);
+    return e;
+}
+
+strata_err *sandbox_capture(sandbox *sb, strata_digest *out, layer_diff_stats *st)
+{
+    if (sb->kind == SANDBOX_NONE)
+        return none_capture(sb->nsb, NULL, out, st);
+    sandbox_unmount(sb);
+    strata_buf enc;
+    buf_init(&enc);
+    strata_err *e = sandbox_capture_upper(sb, &enc, st);
+    if (!e)
+        e = store_put_buf(sb->s, enc.data, enc.len, out, NULL);
+    buf_free(&enc);
+    return e ? strata_err_wrap(e, "capture the changes in %s", sb->upper) : NULL;
+}
+
+strata_err *sandbox_close(sandbox *sb)
+{
+    if (!sb)
+        return NULL;
+    if (sb->kind == SANDBOX_FUSE)
+        sandbox_unmount(sb);
+    strata_err *e = none_destroy(sb->nsb, false);
+    /* The upper may hold a whiteout device, removable like any file. */
+    if (!e && sb->tmp)
+        e = fs_remove_tree(sb->tmp);
+    manifest_free(sb->base);
+    free(sb->upper);
+    free(sb->root);
+    free(sb->tmp);
+    free(sb);
+    return e;
+}

@@ -1,0 +1,48 @@
+/* A sandbox: a view of layers that a command can work in, over one
+ * transport, and the capture of what the command changed as a new layer.
+ *
+ *   fuse   the view is mounted over FUSE with a fresh upper directory; the
+ *          command reads through to the store, and its writes land in the
+ *          upper, which is captured after the unmount. Setup costs the
+ *          same whatever the view's size.
+ *   none   the view is written out as plain files (see none.h), and the
+ *          directory is compared with the view afterwards.
+ *
+ * Both capture the same layer for the same changes: the canonical diff
+ * between the view and the tree the command left (layer_diff), so an
+ * output's digest does not depend on the transport that made it.
+ *
+ * Everything lives in one temporary directory (under $TMPDIR, else /tmp),
+ * removed by sandbox_close. */
+#ifndef STRATA_TRANSPORT_SANDBOX_H
+#define STRATA_TRANSPORT_SANDBOX_H
+
+#include "layer/layer.h"
+
+typedef enum {
+    SANDBOX_FUSE,
+    SANDBOX_NONE,
+} sandbox_kind;
+
+typedef struct sandbox sandbox;
+
+/* Shows the view of layers (top first, n >= 1) over kind. The store must
+ * be open for writing (capture stores into it) and outlive the sandbox. A
+ * FUSE that cannot work here is STRATA_E_UNSUPPORTED with a hint, and
+ * leaves nothing behind. */
+strata_err *sandbox_open(store *s, const strata_digest *layers, size_t n, sandbox_kind kind,
+                         sandbox **out);
+
+/* The directory showing the view, where the command runs. */
+const char *sandbox_root(const sandbox *sb);
+
+/* Ends the command's access (a FUSE mount is unmounted: lazily, if a
+ * process still uses it) and stores what changed as a layer; *out gets
+ * its digest. Once only. */
+strata_err *sandbox_capture(sandbox *sb, strata_digest *out, layer_diff_stats *st);
+
+/* Unmounts if needed, removes the temporary directory and frees sb
+ * (NULL: nothing). An error says what could not be removed. */
+strata_err *sandbox_close(sandbox *sb);
+
+#endif
