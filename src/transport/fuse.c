@@ -107,7 +107,14 @@ static void fusefs_init(void *userdata, struct fuse_conn_info *conn)
     conn->time_gran = 1;
     /* max_readahead stays at what the kernel offered: it can only be
      * lowered here. */
-    atomic_store(&s->no_open, s->want_no_open && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT));
+    bool no_open = s->want_no_open && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+    /* Without OPEN requests, O_TRUNC can only come as a SETATTR of the
+     * size (which copies a lower file up with nothing of its content): a
+     * kernel told that OPEN truncates would send neither. libfuse asks
+     * for atomic O_TRUNC by default, so it is taken back here. */
+    if (no_open)
+        conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
+    atomic_store(&s->no_open, no_open);
     atomic_store(&s->inited, true);
 }
 
