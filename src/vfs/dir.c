@@ -157,6 +157,23 @@ static strata_err *make_entry(vfs *v, vfs_inode *dir, const char *name, size_t l
     else if (!e && k == VFS_UP_ENTRY) /* hidden from the view, yet there: keep it */
         e = vfs_err(EEXIST, "the upper directory holds this name; remove it there",
                     "%s '%s': the upper directory has an entry of this name", op, nm);
+    /* A set-group-ID directory hands its group to what is made in it, and
+     * the bit to new directories, as every Linux filesystem does. Neither
+     * happens by itself here: the entry may be made in UPPER_WORK, and the
+     * chmod to the asked mode clears the bit. (The group only where the
+     * server chowns new entries, as root.) */
+    const vfs_cred *asked = m->cred;
+    vfs_cred gcred;
+    struct stat pst;
+    if (!e && m->kind != MK_LINK && fstat(dfd, &pst) == 0 && (pst.st_mode & S_ISGID)) {
+        if (m->kind == MK_DIR)
+            m->mode |= S_ISGID;
+        if (m->cred) {
+            gcred = *m->cred;
+            gcred.gid = (uint32_t)pst.st_gid;
+            m->cred = &gcred;
+        }
+    }
     bool opaque = !e && m->kind == MK_DIR && vfs_lower_dir_at(vw, dir, name, len);
     int err = 0;
     if (!e && k == VFS_UP_NONE && !opaque) {
@@ -198,6 +215,7 @@ static strata_err *make_entry(vfs *v, vfs_inode *dir, const char *name, size_t l
     if (!err && !e)
         vfs_ut_bump(&vw->ut, dir->ino);
     vfs_dir_unlock(dir, dfd, own);
+    m->cred = asked;
     if (e && m->kind == MK_FILE && m->fd >= 0) {
         close(m->fd);
         m->fd = -1;
