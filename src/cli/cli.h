@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "base/err.h"
+#include "engine/registry.h"
 #include "layer/layer.h"
 #include "store/store.h"
 
@@ -36,7 +37,8 @@ typedef struct cli_command {
 } cli_command;
 
 extern const cli_command cli_cmd_import, cli_cmd_ls, cli_cmd_cat, cli_cmd_export, cli_cmd_refs,
-    cli_cmd_gc, cli_cmd_fsck, cli_cmd_run, cli_cmd_mount, cli_cmd_umount;
+    cli_cmd_gc, cli_cmd_fsck, cli_cmd_run, cli_cmd_mount, cli_cmd_umount, cli_cmd_ps, cli_cmd_sweep,
+    cli_cmd_doctor;
 
 /* ---- option parsing (cli_util.c) -------------------------------------- */
 
@@ -125,6 +127,25 @@ static inline const char *cli_plural(uint64_t n)
 {
     return n == 1 ? "" : "s";
 }
+
+/* ---- the mount registry (cmd_sweep.c, cmd_ps.c) ---------------------- */
+
+/* The sweep that runs before every mount and run: silent unless it
+ * unmounted something, removed a dead run's directory or failed (then one
+ * line on stderr, unless quiet); stale records whose mount is already
+ * gone are forgotten silently. A
+ * registry that cannot be used is one line too, never fatal here.
+ * Returns how many stale entries it handled. */
+int cli_sweep_quietly(const cli_ctx *ctx);
+
+/* Registers this process as the owner of the mount at mountpoint (dir: a
+ * run's temporary directory, or NULL) for as long as it lives, or until
+ * registry_unregister(*out). */
+strata_err *cli_register_mount(registry_kind kind, const char *transport, const char *mountpoint,
+                               const char *dir, registry_handle **out);
+
+/* Writes s as a JSON string (quoted, escaped) to out. */
+void cli_json_string(FILE *out, const char *s);
 
 /* ---- import progress (progress.c) ------------------------------------- */
 

@@ -265,6 +265,17 @@ static int cli_mount_serve(cli_mount *m)
     strata_err *e = cli_mount_view(m, &s, &v);
     if (!e)
         e = fusefs_mount(v, m->mountpoint, &m->mo, &m->fo, &f);
+    /* Registered once the mount answers, for as long as this server
+     * lives: if it dies without unmounting, a sweep finds the record and
+     * clears the dead mount. */
+    registry_handle *reg = NULL;
+    if (!e) {
+        e = cli_register_mount(REGISTRY_KIND_MOUNT, "fuse", m->mountpoint, NULL, &reg);
+        if (e) {
+            fusefs_destroy(f);
+            f = NULL;
+        }
+    }
     int code = CLI_EXIT_OK;
     if (e) {
         code = cli_mount_fail(m, e);
@@ -289,9 +300,15 @@ static int cli_mount_serve(cli_mount *m)
     pthread_cancel(sg.thread);
     pthread_join(sg.thread, NULL);
     fusefs_destroy(f);
+    /* After the unmount, and after the vfs has let go of the upper
+     * directory: the record stays as long as the mount does, and `strata
+     * umount` returns when it goes, so the upper is then free. */
     vfs_free(v);
     if (s)
         store_close(s);
+    e = registry_unregister(reg);
+    if (e)
+        code = cli_report(e);
     return code;
 }
 
@@ -471,6 +488,9 @@ static int cli_mount_run(cli_ctx *ctx, int argc, char **argv)
     m.mountpoint = argv[optind];
     if (!fuse)
         return cli_mount_none(&m);
+    /* Mounts of dead strata processes go first: one of them may even sit
+     * on this mountpoint. */
+    cli_sweep_quietly(ctx);
 
     /* Everything that can fail before the server starts is checked here,
      * where the error reaches the user directly. */

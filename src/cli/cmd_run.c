@@ -283,11 +283,26 @@ static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
                            "a run needs at least one layer");
     if (!e)
         e = cli_run_resolve(s, &o, d);
+    /* Mounts of dead strata processes go first (quietly, unless there
+     * were some). */
+    if (!e && !(o.backend && strcmp(o.backend, "none") == 0))
+        cli_sweep_quietly(ctx);
     if (!e)
         e = cli_run_sandbox(ctx, s, &o, d, &sb);
+    /* A mounted sandbox is registered while the command runs, so that a
+     * sweep can clear it (and its directory) if strata dies. */
+    registry_handle *reg = NULL;
+    if (!e && sandbox_mounted(sb))
+        e = cli_register_mount(REGISTRY_KIND_RUN, "fuse", sandbox_root(sb), sandbox_dir(sb), &reg);
     if (!e)
         rc = cli_run_in(ctx, s, &o, sb, cmd, cwd, &e);
     strata_err *ce = sandbox_close(sb);
+    /* After the unmount and the removal: the record lasts as long as they. */
+    strata_err *ue = registry_unregister(reg);
+    if (!ce)
+        ce = ue;
+    else
+        strata_err_free(ue);
     if (!e)
         e = ce;
     else

@@ -85,6 +85,17 @@ void fusefs_stop(fusefs *f);
  * process still uses it: it then sees the mount gone), and frees f. */
 void fusefs_destroy(fusefs *f);
 
+/* The filesystem type a strata FUSE mount shows in the mount table
+ * (fuse.<subtype>, and fuse_opts.c sets subtype=strata). */
+#define FUSEFS_FSTYPE "fuse.strata"
+
+/* The type of the filesystem mounted at the absolute path abs, or NULL
+ * in *fstype when nothing is mounted exactly there (from the mount table,
+ * so a dead mount answers too; fuse_umount.c). The engine's sweep checks
+ * with it that a registered mountpoint is still strata's before it
+ * unmounts anything. */
+strata_err *fusefs_mount_type(const char *abs, char **fstype);
+
 /* `strata umount`: unmounts the strata FUSE mount at path (fusermount3 -u,
  * or umount2 as root). Never lazily: a busy mount is an error, as is a
  * path that is not a strata mount. */

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "transport/fuse.h"
 #include "transport/fuse_lib.h"
 #include "transport/fuse_notify.h"
 #include "vfs/vfs.h"
@@ -28,14 +29,6 @@ typedef struct fusefs_srv {
 
 /* The request handlers, for fuse_session_new. */
 extern const struct fuse_lowlevel_ops fusefs_ops;
-
-/* The filesystem type a strata FUSE mount shows in the mount table
- * (fuse.<subtype>, and fuse_opts.c sets subtype=strata). */
-#define FUSEFS_FSTYPE "fuse.strata"
-
-/* The type of the filesystem mounted at the absolute path abs, or NULL
- * in *fstype when nothing is mounted exactly there (fuse_umount.c). */
-strata_err *fusefs_mount_type(const char *abs, char **fstype);
 
 /* The loaded library the handlers call through. Set before the first
  * session starts; fuse_lib_load returns the same table every time. */

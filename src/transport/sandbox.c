@@ -133,6 +133,16 @@ const char *sandbox_root(const sandbox *sb)
     return sb->root;
 }
 
+const char *sandbox_dir(const sandbox *sb)
+{
+    return sb->tmp;
+}
+
+bool sandbox_mounted(const sandbox *sb)
+{
+    return sb->kind == SANDBOX_FUSE && sb->f;
+}
+
 /* Ends the mount and frees the vfs: after this nothing writes to the
  * upper directory any more. */
 static void sandbox_unmount(sandbox *sb)

@@ -17,6 +17,8 @@
 #ifndef STRATA_TRANSPORT_SANDBOX_H
 #define STRATA_TRANSPORT_SANDBOX_H
 
+#include <stdbool.h>
+
 #include "layer/layer.h"
 
 typedef enum {
@@ -35,6 +37,13 @@ strata_err *sandbox_open(store *s, const strata_digest *layers, size_t n, sandbo
 
 /* The directory showing the view, where the command runs. */
 const char *sandbox_root(const sandbox *sb);
+
+/* The temporary directory holding everything (the root is inside it),
+ * for the mount registry: a sweep removes it after a dead run. */
+const char *sandbox_dir(const sandbox *sb);
+
+/* Whether the view is a mount (FUSE), rather than a copy. */
+bool sandbox_mounted(const sandbox *sb);
 
 /* Ends the command's access (a FUSE mount is unmounted: lazily, if a
  * process still uses it) and stores what changed as a layer; *out gets

@@ -29,6 +29,10 @@ esac
 T_N=0
 T_FAILED=0
 T_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/strata-e2e-XXXXXX")
+# A mount registry of the script's own: the sweep before every mount and
+# run never meets another script's (or a killed test's) mounts.
+export XDG_RUNTIME_DIR="$T_ROOT/run"
+mkdir -m 0700 "$XDG_RUNTIME_DIR"
 
 t_ok() {
     T_N=$((T_N + 1))

@@ -222,6 +222,21 @@ not_mounted "$mp" && t_ok "... the mount is gone" || t_fail "... the mount is go
 t_eq "... the mountpoint is empty" "" "$(ls -A "$mp")"
 wait_for 10 gone "$server" && t_ok "... its server exits" || t_fail "... its server exits"
 
+# ---- an upper directory, mounted again at once ------------------------------
+# umount returns once the server has let go of the upper directory, even
+# after a server that keeps many files open.
+if "$STRATA" -q mount --layer top --layer bot --upper "$s/up2" "$mp"; then
+    for i in $(seq 1 300); do echo "$i" >"$mp/n$i"; done
+    cat "$mp"/n* >/dev/null
+    t_run "umount after 300 writes" "$STRATA" -q umount "$mp"
+    t_run "... the same --upper mounts again at once" \
+        "$STRATA" -q mount --layer top --layer bot --upper "$s/up2" "$mp"
+    t_eq "... and shows the writes" "300 300" "$(ls "$mp" | grep -c '^n') $(cat "$mp/n300")"
+    t_run "... umount" "$STRATA" -q umount "$mp"
+else
+    t_fail "mount with --upper"
+fi
+
 # ---- the same with an OPEN request per file ------------------------------
 if STRATA_FUSE_NO_OPEN=0 "$STRATA" -q mount --layer top --layer bot "$mp" && is_mounted "$mp"; then
     t_ok "mount with STRATA_FUSE_NO_OPEN=0"
