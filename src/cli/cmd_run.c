@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,10 @@
 #include "base/fsutil.h"
 #include "base/path.h"
 #include "cli/cli.h"
+#include "engine/config.h"
+#include "engine/facts.h"
+#include "engine/mounter.h"
+#include "engine/plan.h"
 #include "transport/sandbox.h"
 
 enum { CLI_OPT_LAYER = CLI_OPT_BASE, CLI_OPT_OUT, CLI_OPT_BACKEND, CLI_OPT_CWD };
@@ -129,7 +134,7 @@ typedef struct cli_run_opts {
     const char *layers[CLI_RUN_MAX_LAYERS];
     size_t nlayers;
     const char *out;
-    const char *backend; /* NULL: fuse, falling back to none */
+    const char *backend; /* NULL: the plan's choice */
     const char *cwd;
 } cli_run_opts;
 
@@ -144,22 +149,64 @@ static strata_err *cli_run_resolve(store *s, const cli_run_opts *o, strata_diges
     return NULL;
 }
 
-/* Opens the sandbox over the chosen backend. With none chosen, a FUSE
- * that cannot mount here is not the end: the run goes on without a
- * mount, which captures the same layer, and says why in one line. */
+/* What a user calls a transport in a message. */
+static const char *cli_run_transport_label(engine_transport t)
+{
+    switch (t) {
+    case ENGINE_T_FUSE:
+        return "FUSE";
+    case ENGINE_T_KEXT:
+        return "macFUSE";
+    case ENGINE_T_FSKIT:
+        return "FSKit";
+    case ENGINE_T_NFS:
+        return "NFS";
+    default:
+        return "";
+    }
+}
+
+/* Opens the sandbox over the transport plan: config (file, STRATA_*,
+ * --backend) and this machine's facts decide the order, and the mounter
+ * takes the first that works. Falling to none where a mount was wanted
+ * says why in one line: the preferred transport's failure and what to do
+ * about it (`strata doctor` shows every transport). */
 static strata_err *cli_run_sandbox(cli_ctx *ctx, store *s, const cli_run_opts *o,
                                    const strata_digest *d, sandbox **sb)
 {
-    if (o->backend && strcmp(o->backend, "none") == 0)
-        return sandbox_open(s, d, o->nlayers, SANDBOX_NONE, sb);
-    strata_err *e = sandbox_open(s, d, o->nlayers, SANDBOX_FUSE, sb);
-    if (!e || o->backend || cli_run_signal)
-        return e;
-    if (!ctx->quiet)
-        fprintf(stderr, "strata run: no FUSE mount (%s); running with backend none%s%s\n", e->msg,
-                e->hint[0] ? ". To mount: " : "", e->hint);
-    strata_err_free(e);
-    return sandbox_open(s, d, o->nlayers, SANDBOX_NONE, sb);
+    static engine_facts f;
+    static config_layer flags;
+    static engine_config cfg;
+    static engine_plan p;
+    static char file[CONFIG_PATH_MAX];
+    facts_probe(&f);
+    config_env env;
+    config_env_get(&env);
+    memset(&flags, 0, sizeof(flags));
+    strata_err *e = NULL;
+    if (o->backend)
+        e = config_layer_set(f.os, &flags, "mount.backend", o->backend, "--backend", &env);
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof(cwd)))
+        snprintf(cwd, sizeof(cwd), "/");
+    if (!e)
+        e = config_resolve(f.os, cwd, &env, &flags, &cfg, file);
+    const char *tmp = getenv("TMPDIR");
+    char mp[PATH_MAX];
+    snprintf(mp, sizeof(mp), "%s/strata-run", tmp && *tmp ? tmp : "/tmp");
+    plan_req req = {.mountpoint = mp, .id = (unsigned long long)getpid()};
+    if (!e)
+        e = plan_build(&f, &cfg, &req, &p);
+    mounter_outcome mo;
+    if (!e)
+        e = mounter_sandbox(s, d, o->nlayers, &f, &p, sb, &mo);
+    if (!e && mo.fell_to_none && p.warn_on_none && mo.nfailed && !ctx->quiet) {
+        const mounter_failed *m = &mo.failed[0];
+        fprintf(stderr, "strata run: no %s mount (%s); running with backend none%s%s\n",
+                cli_run_transport_label(m->transport), m->msg, m->hint[0] ? ". To mount: " : "",
+                m->hint);
+    }
+    return e;
 }
 
 static void cli_run_say_captured(const cli_ctx *ctx, const cli_run_opts *o,
@@ -337,9 +384,12 @@ const cli_command cli_cmd_run = {
             "  --backend B       how the view is shown. fuse: a FUSE mount that reads\n"
             "                    through to the store, writes going to a private upper\n"
             "                    directory (setup costs the same for any view). none: the\n"
-            "                    view written out as plain files. Default: fuse, or none\n"
-            "                    with a one-line note when FUSE cannot mount here.\n"
-            "                    Either captures the same layer.\n"
+            "                    view written out as plain files. Default: the plan\n"
+            "                    ('strata doctor'): fuse, or none with a one-line note\n"
+            "                    when FUSE cannot mount here; mount.enabled and\n"
+            "                    mount.backend in strata.yaml or STRATA_MOUNT_ENABLED /\n"
+            "                    STRATA_MOUNT_BACKEND change it. Either captures the\n"
+            "                    same layer.\n"
             "  --cwd SUBDIR      run CMD in SUBDIR of the view (default: its root)\n"
             "\n"
             "What strata has to say goes to stderr: the captured layer's digest and\n"

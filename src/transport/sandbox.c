@@ -22,6 +22,7 @@ struct sandbox {
     manifest *base; /* the view, flattened */
     /* fuse */
     char *upper;
+    bool own_root; /* root is a directory of its own outside tmp, made here */
     vfs *v;
     fusefs *f;
     /* none */
@@ -40,14 +41,18 @@ static strata_err *sandbox_mkdir(const char *dir)
     return NULL;
 }
 
-/* Mounts the view at tmp/mnt with tmp/upper for its writes. */
-static strata_err *sandbox_mount(sandbox *sb, const strata_digest *layers, size_t n)
+/* Mounts the view at tmp/mnt (or where opts say) with tmp/upper for its
+ * writes. */
+static strata_err *sandbox_mount(sandbox *sb, const strata_digest *layers, size_t n,
+                                 const sandbox_opts *opts)
 {
-    if (!(sb->upper = path_join(sb->tmp, "upper")) || !(sb->root = path_join(sb->tmp, "mnt")))
+    const char *mp = opts ? opts->mountpoint : NULL;
+    if (!(sb->upper = path_join(sb->tmp, "upper")) ||
+        !(sb->root = mp ? strdup(mp) : path_join(sb->tmp, "mnt")))
         return sandbox_oom();
     strata_err *e = sandbox_mkdir(sb->upper);
-    if (!e)
-        e = sandbox_mkdir(sb->root);
+    if (!e && (e = sandbox_mkdir(sb->root)) == NULL)
+        sb->own_root = mp != NULL; /* outside tmp: removed by itself */
     if (!e)
         e = vfs_new(sb->s, NULL, &sb->v);
     if (!e) {
@@ -61,7 +66,9 @@ static strata_err *sandbox_mount(sandbox *sb, const strata_digest *layers, size_
         e = vfs_slot_attach(sb->v, 0, &spec);
     }
     fuse_mount_opts mo;
-    if (!e) {
+    if (!e && opts && opts->mo) {
+        mo = *opts->mo;
+    } else if (!e) {
         fuse_mount_req req = {
             .os = FUSE_OS_LINUX,
             .backend = FUSE_BACKEND_DEVFUSE,
@@ -80,7 +87,7 @@ static strata_err *sandbox_mount(sandbox *sb, const strata_digest *layers, size_
 }
 
 strata_err *sandbox_open(store *s, const strata_digest *layers, size_t n, sandbox_kind kind,
-                         sandbox **out)
+                         const sandbox_opts *opts, sandbox **out)
 {
     *out = NULL;
     sandbox *sb = calloc(1, sizeof(*sb));
@@ -110,7 +117,7 @@ strata_err *sandbox_open(store *s, const strata_digest *layers, size_t n, sandbo
         }
     }
     if (!e && kind == SANDBOX_FUSE) {
-        e = sandbox_mount(sb, layers, n);
+        e = sandbox_mount(sb, layers, n, opts);
     } else if (!e) {
         if (!(sb->root = path_join(sb->tmp, "root")))
             e = sandbox_oom();
@@ -202,6 +209,10 @@ strata_err *sandbox_close(sandbox *sb)
         return NULL;
     if (sb->kind == SANDBOX_FUSE)
         sandbox_unmount(sb);
+    /* A mountpoint of its own outside tmp goes too (or stays, if
+     * something unexpected was left in it). */
+    if (sb->own_root)
+        (void)rmdir(sb->root);
     strata_err *e = none_destroy(sb->nsb, false);
     /* The upper may hold a whiteout device, removable like any file. */
     if (!e && sb->tmp)

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 
 #include "layer/layer.h"
+#include "transport/fuse_opts.h"
 
 typedef enum {
     SANDBOX_FUSE,
@@ -28,12 +29,18 @@ typedef enum {
 
 typedef struct sandbox sandbox;
 
-/* Shows the view of layers (top first, n >= 1) over kind. The store must
- * be open for writing (capture stores into it) and outlive the sandbox. A
- * FUSE that cannot work here is STRATA_E_UNSUPPORTED with a hint, and
- * leaves nothing behind. */
+/* How a FUSE sandbox mounts (the plan's choice for the platform). */
+typedef struct sandbox_opts {
+    const fuse_mount_opts *mo; /* NULL: Linux's /dev/fuse options */
+    const char *mountpoint;    /* NULL: <temporary directory>/mnt (FSKit: under /Volumes) */
+} sandbox_opts;
+
+/* Shows the view of layers (top first, n >= 1) over kind; opts may be
+ * NULL. The store must be open for writing (capture stores into it) and
+ * outlive the sandbox. A FUSE that cannot work here is
+ * STRATA_E_UNSUPPORTED with a hint, and leaves nothing behind. */
 strata_err *sandbox_open(store *s, const strata_digest *layers, size_t n, sandbox_kind kind,
-                         sandbox **out);
+                         const sandbox_opts *opts, sandbox **out);
 
 /* The directory showing the view, where the command runs. */
 const char *sandbox_root(const sandbox *sb);

@@ -199,8 +199,10 @@ n7=$(ref_digest n7)
 # ---- without libfuse ------------------------------------------------------
 t_err "no libfuse: --backend fuse is a two-line error" 1 \
     env STRATA_LIBFUSE=/nonexistent "$STRATA" run --backend fuse -l b -l a --out nolib -- sh "$s/ops7.sh"
-[[ "$ERR" == "strata: "*"FUSE is not available"* ]] && t_ok "... saying FUSE is not available" ||
-    t_fail "... saying FUSE is not available" "$ERR"
+[[ "$ERR" == "strata: "*"no transport could mount: fuse: libfuse3 is not installed"* &&
+    "$ERR" == *"hint: fuse: install FUSE 3: apt install fuse3"* ]] &&
+    t_ok "... saying libfuse3 is missing, and how to install it" ||
+    t_fail "... saying libfuse3 is missing, and how to install it" "$ERR"
 t_eq "... sets no ref" "" "$(ref_digest nolib)"
 t_eq "... leaves nothing in TMPDIR" "0" "$(leftovers)"
 t_cmd env STRATA_LIBFUSE=/nonexistent "$STRATA" run -l b -l a --out fb7 -- sh "$s/ops7.sh"

@@ -1,0 +1,83 @@
+/* Tries a plan's attempts in order for a sandbox (see mounter.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/mounter.h"
+
+static void mounter_keep(mounter_outcome *o, engine_transport t, engine_failure fail, bool tried,
+                         const char *msg, const char *hint)
+{
+    if (o->nfailed == PLAN_MAX)
+        return;
+    mounter_failed *m = &o->failed[o->nfailed++];
+    m->transport = t;
+    m->failure = fail;
+    m->tried = tried;
+    snprintf(m->msg, sizeof(m->msg), "%s", msg ? msg : "");
+    snprintf(m->hint, sizeof(m->hint), "%s", hint ? hint : "");
+}
+
+/* One attempt. NFS is a plan entry before its server exists in this
+ * version: it fails like any transport that cannot mount here. */
+static strata_err *mounter_try(store *s, const strata_digest *layers, size_t n,
+                               const plan_attempt *a, sandbox **out)
+{
+    sandbox_opts so = {0};
+    switch (a->transport) {
+    case ENGINE_T_FUSE:
+    case ENGINE_T_KEXT:
+    case ENGINE_T_FSKIT:
+        so.mo = &a->fuse;
+        /* FSKit has a mountpoint of its own under /Volumes. */
+        if (a->transport == ENGINE_T_FSKIT)
+            so.mountpoint = a->mountpoint;
+        return sandbox_open(s, layers, n, SANDBOX_FUSE, &so, out);
+    case ENGINE_T_NONE:
+        return sandbox_open(s, layers, n, SANDBOX_NONE, NULL, out);
+    default:
+        return strata_err_new(STRATA_E_UNSUPPORTED,
+                              "leave the transport to the plan, or pin fuse or none",
+                              "the %s transport is not in this version of strata",
+                              engine_transport_name(a->transport));
+    }
+}
+
+strata_err *mounter_sandbox(store *s, const strata_digest *layers, size_t n, const engine_facts *f,
+                            const engine_plan *p, sandbox **out, mounter_outcome *o)
+{
+    *out = NULL;
+    memset(o, 0, sizeof(*o));
+    engine_failure failed[PLAN_MAX] = {0};
+    for (size_t i = 0; i < p->count; i++) {
+        const plan_attempt *a = &p->attempts[i];
+        if (!a->usable) {
+            failed[i] = a->skip;
+            mounter_keep(o, a->transport, a->skip, false, a->why, a->hint);
+            continue;
+        }
+        strata_err *e = mounter_try(s, layers, n, a, out);
+        if (!e) {
+            o->used = a->transport;
+            o->fell_to_none = a->transport == ENGINE_T_NONE && o->nfailed > 0;
+            return NULL;
+        }
+        /* Writing the view out is not a mount that may fail over to
+         * something else: its failure (a full disk) is the run's. */
+        if (a->transport == ENGINE_T_NONE)
+            return e;
+        plan_failure_in in = {
+            .transport = a->transport,
+            .sys_errno = e->sys_errno,
+            .detail = e->msg,
+            .mountpoint = a->mountpoint,
+        };
+        failed[i] = plan_classify(f, &in);
+        /* The error's own hint is the more precise one where the table
+         * has only its generic row. */
+        const char *hint =
+            failed[i] == ENGINE_FAIL_UNKNOWN ? e->hint : hints_hint(p->os, a->transport, failed[i]);
+        mounter_keep(o, a->transport, failed[i], true, e->msg, hint);
+        strata_err_free(e);
+    }
+    return plan_all_failed(p, failed);
+}

@@ -1,0 +1,40 @@
+/* The mounter: walks a plan's attempts in order until one gives a
+ * sandbox (engine/plan.h, transport/sandbox.h).
+ *
+ * An attempt the facts ruled out is not tried; its reason and hint are
+ * kept. A transport counts as mounted only once its mount answers a stat
+ * within a time limit (fusefs_mount's liveness check); a failed attempt
+ * leaves nothing mounted (the sandbox removes what it made) and is kept
+ * with its failure kind, classified from the facts, for the hints table.
+ * When nothing mounts and the plan requires a mount, the error lists
+ * every attempt with its hint (plan_all_failed). */
+#ifndef STRATA_ENGINE_MOUNTER_H
+#define STRATA_ENGINE_MOUNTER_H
+
+#include "engine/plan.h"
+#include "transport/sandbox.h"
+
+#define MOUNTER_MSG_MAX 512
+
+/* One attempt that did not give the sandbox. */
+typedef struct mounter_failed {
+    engine_transport transport;
+    engine_failure failure;
+    bool tried;                 /* false: ruled out by the facts, never tried */
+    char msg[MOUNTER_MSG_MAX];  /* what failed (the skip reason, or the error) */
+    char hint[MOUNTER_MSG_MAX]; /* what to do about it */
+} mounter_failed;
+
+typedef struct mounter_outcome {
+    engine_transport used; /* the transport of the sandbox */
+    bool fell_to_none;     /* a mount was possible in principle, but none worked */
+    size_t nfailed;
+    mounter_failed failed[PLAN_MAX]; /* in plan order */
+} mounter_outcome;
+
+/* Opens a sandbox of the view of layers (top first) over the first
+ * attempt of p that works. The store must be open for writing. */
+strata_err *mounter_sandbox(store *s, const strata_digest *layers, size_t n, const engine_facts *f,
+                            const engine_plan *p, sandbox **out, mounter_outcome *o);
+
+#endif
