@@ -3,7 +3,7 @@
  * inside a layer, and human-readable numbers. */
 #include <errno.h>
 #include <inttypes.h>
-#include <pwd.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include "base/fsutil.h"
 #include "base/path.h"
 #include "cli/cli.h"
+#include "engine/config.h"
 
 /* ---- option parsing --------------------------------------------------- */
 
@@ -207,35 +208,25 @@ int cli_finish_stdout(void)
 
 /* ---- the store -------------------------------------------------------- */
 
-/* An environment variable, with "" treated like unset (as shells make
- * "unsetting" by assignment easy). */
-static const char *cli_env(const char *name)
-{
-    const char *v = getenv(name);
-    return v && v[0] ? v : NULL;
-}
-
 strata_err *cli_store_path(const cli_ctx *ctx, char **out)
 {
-    const char *v;
+    /* --store wins; then the config (STRATA_STORE over a config file's
+     * store over $XDG_DATA_HOME/strata or ~/.local/share/strata). */
     char *p = NULL;
-    if (ctx->store_dir)
+    if (ctx->store_dir) {
         p = strdup(ctx->store_dir);
-    else if ((v = cli_env("STRATA_STORE")))
-        p = strdup(v);
-    else if ((v = cli_env("XDG_DATA_HOME")))
-        p = path_join(v, "strata");
-    else {
-        const char *home = cli_env("HOME");
-        if (!home) {
-            struct passwd *pw = getpwuid(getuid());
-            home = pw && pw->pw_dir && pw->pw_dir[0] ? pw->pw_dir : NULL;
-        }
-        if (!home)
-            return strata_err_new(STRATA_E_NOTFOUND,
-                                  "set STRATA_STORE or pass --store DIR to say where the store is",
-                                  "cannot find a home directory for the default store");
-        p = path_join(home, ".local/share/strata");
+    } else {
+        static engine_config cfg;
+        static char file[CONFIG_PATH_MAX];
+        config_env env;
+        config_env_get(&env);
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof(cwd)))
+            snprintf(cwd, sizeof(cwd), "/");
+        strata_err *e = config_resolve(engine_os_here(), cwd, &env, NULL, &cfg, file);
+        if (e)
+            return e;
+        p = strdup(cfg.store);
     }
     if (!p)
         return strata_err_new(STRATA_E_NOMEM, NULL, "out of memory");

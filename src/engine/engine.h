@@ -37,6 +37,16 @@ typedef struct engine_version {
 /* "linux" / "macos". */
 const char *engine_os_name(engine_os os);
 
+/* The platform this strata was built for. */
+static inline engine_os engine_os_here(void)
+{
+#ifdef __APPLE__
+    return ENGINE_OS_MACOS;
+#else
+    return ENGINE_OS_LINUX;
+#endif
+}
+
 /* "fuse", "kext", "fskit", "nfs", "none". */
 const char *engine_transport_name(engine_transport t);
 

@@ -4,7 +4,8 @@
 # chain with the FUSE library hidden (STRATA_LIBFUSE=/nonexistent): auto
 # ends on none with a one-line note, true fails listing every attempt with
 # its hint, false never mounts. A bad config file is a two-line error
-# naming file, line and column.
+# naming file, line and column. The config's store is where every command
+# looks, under STRATA_STORE and --store.
 . "$(dirname "$0")/lib.sh"
 s=$(t_scratch)
 export STRATA_STORE=$s/store
@@ -78,4 +79,17 @@ t_err "an unknown key: two-line error" 1 "$STRATA" run -l l -- true
     t_fail "... naming file:line and the key" "$ERR"
 rm strata.yaml
 t_eq "no run left anything in TMPDIR" "0" "$(leftovers)"
+
+# ---- the store from the config ----------------------------------------------
+mkdir -p "$s/c/sub"
+printf 'store: ./st\n' >"$s/c/strata.yaml"
+cd "$s/c" || exit 1
+t_cmd env -u STRATA_STORE "$STRATA" -q import "$s/l" --name fromcfg
+[ "$RC" = 0 ] && [ -e "$s/c/st/store.db" ] &&
+    t_ok "store: in strata.yaml, relative to the file: import goes there" ||
+    t_fail "store: in strata.yaml, relative to the file: import goes there" "$ERR"
+t_eq "... STRATA_STORE overrides it" "" "$("$STRATA" refs | grep '^fromcfg ' || true)"
+t_eq "... --store overrides both" "fromcfg" \
+    "$(env STRATA_STORE=/nonexistent "$STRATA" --store "$s/c/st" refs | cut -d' ' -f1)"
+cd "$s/w" || exit 1
 t_done
