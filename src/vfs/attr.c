@@ -50,6 +50,10 @@ void vfs_attr_from_stat(const vfs_inode *in, const struct stat *st, vfs_attr *ou
 strata_err *vfs_fill_attr(vfs_inode *in, vfs_attr *out)
 {
     vfs_view *vw = in->view;
+    if (vw->slotdir) {
+        vfs_slotdir_attr(in, out);
+        return NULL;
+    }
     if (vfs_has_upper(in)) {
         struct stat st;
         strata_err *e = vfs_upper_stat(in, &st);

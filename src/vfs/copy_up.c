@@ -149,7 +149,7 @@ strata_err *vfs_copy_up(vfs *v, vfs_inode *in, uint64_t limit)
         e = vfs_err(ENOENT, "the entry was removed", "copy up inode %#llx: it is gone",
                     (unsigned long long)in->ino);
     if (!e)
-        e = vfs_iget(v, vfs_parent_of(in), &dir);
+        e = vfs_iget_in(v, in->view, vfs_parent_of(in), &dir);
     if (!e)
         e = vfs_copy_up(v, dir, UINT64_MAX);
     char tmp[48];

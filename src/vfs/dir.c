@@ -200,8 +200,10 @@ static strata_err *make_entry(vfs *v, vfs_inode *dir, const char *name, size_t l
     if (!e && m->kind == MK_LINK) {
         e = vfs_ut_add_loc(&vw->ut, m->src->ino, dir->ino, name, len);
         if (!e) {
-            *out = vfs_itable_find(v, m->src->ino);
-            if (!*out)
+            *out = vfs_itable_find(v, vw, m->src->ino);
+            if (!*out && vfs_view_gone(vw))
+                e = vfs_err(ESTALE, "the view was detached", "link: the view was detached");
+            else if (!*out)
                 e = strata_err_new(STRATA_E_INTERNAL, NULL, "vfs: linked inode left memory");
         }
     } else if (!e) {
@@ -372,6 +374,9 @@ strata_err *vfs_link(vfs *v, uint64_t ino, uint64_t newparent, const char *name,
     vfs_inode *dir = NULL;
     if (!e)
         e = vfs_iget(v, newparent, &dir);
+    if (!e && dir->view != src->view)
+        e = vfs_err(EXDEV, "link within one slot",
+                    "link: the entry and the directory are in different slots");
     if (!e && vfs_inode_is_dir(src)) {
         /* As link(2): an existing name first, then the directory. */
         vfs_inode *old = NULL;

@@ -82,6 +82,7 @@ vfs_inode *vfs_inode_alloc(vfs_view *vw, uint64_t ino, uint64_t parent, const vf
     in->ino = ino;
     atomic_init(&in->parent, parent);
     in->view = vw;
+    atomic_fetch_add(&vw->refs, 1);
     in->nstack = nstack;
     if (nstack <= 1) {
         in->stack = &in->one;
@@ -126,15 +127,21 @@ void vfs_inode_free(vfs *v, vfs_inode *in)
     pthread_rwlock_destroy(&in->dlock);
     if (in->stack != &in->one)
         free(in->stack);
+    vfs_view *vw = in->view;
     free(in);
+    vfs_view_put(vw);
 }
 
 /* ---- one shard, its mutex held ---------------------------------------- */
 
-static vfs_inode *find_locked(vfs_shard *sh, uint64_t hash, uint64_t ino)
+/* Keyed by (number, view): after a detach and a new attach, both views
+ * of a slot may briefly have inodes of the same number, and a call of
+ * the old view must never be handed one of the new (nor the reverse). A
+ * view is freed only after its last inode, so the pointer is unambiguous. */
+static vfs_inode *find_locked(vfs_shard *sh, uint64_t hash, const vfs_view *vw, uint64_t ino)
 {
     for (vfs_inode *in = sh->buckets[hash & (sh->nbuckets - 1)]; in; in = in->hnext)
-        if (in->ino == ino)
+        if (in->ino == ino && in->view == vw)
             return in;
     return NULL;
 }
@@ -222,6 +229,8 @@ static void take_locked(vfs_shard *sh, vfs_inode *in)
  * returns whatever must now be freed (outside the lock), or NULL. */
 static vfs_inode *release_locked(vfs *v, vfs_shard *sh, vfs_inode *in)
 {
+    if (in->orphan)
+        return in->refs ? NULL : in; /* not in the table any more */
     if (in->refs || in->nlookup || in->pinned || in->idle)
         return NULL;
     if (v->idle_per_shard == 0) {
@@ -249,12 +258,12 @@ void vfs_itable_pin(vfs *v, vfs_inode *fresh)
 }
 
 /* Takes a reference on ino if it is in memory. */
-vfs_inode *vfs_itable_find(vfs *v, uint64_t ino)
+vfs_inode *vfs_itable_find(vfs *v, const vfs_view *vw, uint64_t ino)
 {
     uint64_t h;
     vfs_shard *sh = shard_of(v, ino, &h);
     pthread_mutex_lock(&sh->mu);
-    vfs_inode *in = find_locked(sh, h, ino);
+    vfs_inode *in = find_locked(sh, h, vw, ino);
     if (in)
         take_locked(sh, in);
     pthread_mutex_unlock(&sh->mu);
@@ -269,9 +278,14 @@ vfs_inode *vfs_itable_insert(vfs *v, vfs_inode *fresh)
     uint64_t h;
     vfs_shard *sh = shard_of(v, fresh->ino, &h);
     pthread_mutex_lock(&sh->mu);
-    vfs_inode *in = find_locked(sh, h, fresh->ino);
+    vfs_inode *in = find_locked(sh, h, fresh->view, fresh->ino);
     if (in) {
         take_locked(sh, in);
+    } else if (vfs_view_gone(fresh->view)) {
+        /* Made by a call that began before its view was detached: the
+         * purge may have passed this shard already, so it stays out. */
+        fresh->refs = 1;
+        fresh->orphan = true;
     } else {
         fresh->refs = 1;
         insert_locked(sh, h, fresh);
@@ -282,17 +296,12 @@ vfs_inode *vfs_itable_insert(vfs *v, vfs_inode *fresh)
     return in ? in : fresh;
 }
 
-strata_err *vfs_iget(vfs *v, uint64_t ino, vfs_inode **out)
+/* vfs_iget's work once the slot is entered: the view stays alive until
+ * the result (which references it) is in hand. */
+static strata_err *iget_entered(vfs *v, vfs_view *vw, uint64_t ino, vfs_inode **out)
 {
-    *out = NULL;
-    uint16_t slot = vfs_ino_slot(ino);
-    vfs_view *vw = vfs_view_of(v, slot);
-    if (!vw)
-        return vfs_err(ESTALE, "look the path up again from the root of the mount",
-                       "inode %#llx: slot %u shows no view", (unsigned long long)ino, slot);
-    if (ino == vfs_root_ino(slot)) {
-        /* Straight from the view: the root may be used before
-         * vfs_slot_attach has pinned it in the table. */
+    if (ino == vw->root->ino) {
+        /* Straight from the view: no table lookup needed. */
         uint64_t h;
         vfs_shard *sh = shard_of(v, ino, &h);
         pthread_mutex_lock(&sh->mu);
@@ -301,7 +310,7 @@ strata_err *vfs_iget(vfs *v, uint64_t ino, vfs_inode **out)
         *out = vw->root;
         return NULL;
     }
-    vfs_inode *in = vfs_itable_find(v, ino);
+    vfs_inode *in = vfs_itable_find(v, vw, ino);
     if (in) {
         *out = in;
         return NULL;
@@ -322,10 +331,77 @@ strata_err *vfs_iget(vfs *v, uint64_t ino, vfs_inode **out)
     return NULL;
 }
 
+static strata_err *iget(vfs *v, const vfs_view *want, uint64_t ino, vfs_inode **out)
+{
+    *out = NULL;
+    uint16_t slot = vfs_ino_slot(ino);
+    if (slot >= v->max_slots)
+        return vfs_err(ESTALE, "look the path up again from the root of the mount",
+                       "inode %#llx: slot %u does not exist", (unsigned long long)ino, slot);
+    unsigned t = vfs_slot_enter(v, slot);
+    vfs_view *vw = vfs_view_of(v, slot);
+    strata_err *e;
+    if (!vw || (want && want->slot == slot && want != vw))
+        e = vfs_err(ESTALE, "look the path up again from the root of the mount",
+                    "inode %#llx: slot %u shows no view, or another one", (unsigned long long)ino,
+                    slot);
+    else
+        e = iget_entered(v, vw, ino, out);
+    vfs_slot_leave(v, slot, t);
+    return e;
+}
+
+strata_err *vfs_iget(vfs *v, uint64_t ino, vfs_inode **out)
+{
+    return iget(v, NULL, ino, out);
+}
+
+strata_err *vfs_iget_in(vfs *v, const vfs_view *vw, uint64_t ino, vfs_inode **out)
+{
+    return iget(v, vw, ino, out);
+}
+
+void vfs_itable_purge(vfs *v, vfs_view *vw)
+{
+    for (int i = 0; i < VFS_SHARDS; i++) {
+        vfs_shard *sh = &v->shards[i];
+        vfs_inode *drop = NULL;
+        pthread_mutex_lock(&sh->mu);
+        for (size_t b = 0; b < sh->nbuckets; b++) {
+            vfs_inode **pp = &sh->buckets[b];
+            while (*pp) {
+                vfs_inode *in = *pp;
+                if (in->view != vw) {
+                    pp = &in->hnext;
+                    continue;
+                }
+                *pp = in->hnext;
+                sh->count--;
+                if (in->idle)
+                    idle_remove(sh, in);
+                in->pinned = false;
+                in->nlookup = 0; /* the transport's counts died with the view */
+                if (in->refs) {
+                    in->orphan = true;
+                } else {
+                    in->hnext = drop;
+                    drop = in;
+                }
+            }
+        }
+        pthread_mutex_unlock(&sh->mu);
+        while (drop) {
+            vfs_inode *next = drop->hnext;
+            vfs_inode_free(v, drop);
+            drop = next;
+        }
+    }
+}
+
 strata_err *vfs_iget_child(vfs *v, vfs_inode *dir, const vfs_dent *d, vfs_inode **out)
 {
     *out = NULL;
-    vfs_inode *in = vfs_itable_find(v, vfs_dent_ino(dir->view, d));
+    vfs_inode *in = vfs_itable_find(v, dir->view, vfs_dent_ino(dir->view, d));
     if (in) {
         *out = in;
         return NULL;
@@ -382,10 +458,17 @@ void vfs_iput_lookups(vfs *v, vfs_inode *in, uint64_t n)
 
 void vfs_forget(vfs *v, uint64_t ino, uint64_t n)
 {
+    uint16_t slot = vfs_ino_slot(ino);
+    if (slot >= v->max_slots)
+        return;
+    /* The slot's view now: counts of a detached view died with it. */
+    unsigned t = vfs_slot_enter(v, slot);
+    vfs_view *vw = vfs_view_of(v, slot);
     uint64_t h;
     vfs_shard *sh = shard_of(v, ino, &h);
     pthread_mutex_lock(&sh->mu);
-    vfs_inode *in = find_locked(sh, h, ino);
+    vfs_inode *in = vw ? find_locked(sh, h, vw, ino) : NULL;
+    vfs_slot_leave(v, slot, t);
     vfs_inode *drop = NULL;
     if (in) {
         /* A transport that forgets more than it looked up has a bug, but

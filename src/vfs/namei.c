@@ -105,6 +105,8 @@ static strata_err *child_locked(vfs *v, vfs_inode *dir, const char *name, size_t
 strata_err *vfs_child_get(vfs *v, vfs_inode *dir, const char *name, size_t len, bool locked,
                           vfs_inode **out)
 {
+    if (dir->view->slotdir)
+        return vfs_slotdir_child(v, name, len, out);
     if (locked || !dir->view->upper)
         return child_locked(v, dir, name, len, out);
     pthread_rwlock_rdlock(&dir->dlock);
@@ -147,7 +149,7 @@ strata_err *vfs_lookup(vfs *v, uint64_t parent, const char *name, size_t len, vf
         return answer(v, dir, out);
     if (len == 2 && name[0] == '.' && name[1] == '.') {
         vfs_inode *up;
-        e = vfs_iget(v, vfs_parent_of(dir), &up);
+        e = vfs_iget_in(v, dir->view, vfs_parent_of(dir), &up);
         vfs_iput(v, dir);
         return e ? e : answer(v, up, out);
     }
@@ -182,11 +184,11 @@ strata_err *vfs_check_new_name(const vfs_inode *dir, const char *name, size_t le
 /* ---- finding an entry from its number ------------------------------------ */
 
 /* ino, if it is what directory parent shows at name. */
-static strata_err *try_place(vfs *v, uint64_t ino, uint64_t parent, const char *name, size_t len,
-                             vfs_inode **out)
+static strata_err *try_place(vfs *v, const vfs_view *vw, uint64_t ino, uint64_t parent,
+                             const char *name, size_t len, vfs_inode **out)
 {
     vfs_inode *dir;
-    strata_err *e = vfs_iget(v, parent, &dir);
+    strata_err *e = vfs_iget_in(v, vw, parent, &dir);
     if (e)
         return e;
     vfs_inode *child = NULL;
@@ -213,8 +215,8 @@ static strata_err *try_place(vfs *v, uint64_t ino, uint64_t parent, const char *
  * every name it meets. */
 static strata_err *walk_path(vfs *v, vfs_view *vw, const char *path, vfs_inode **out)
 {
-    vfs_inode *ref = vfs_itable_find(v, vw->root->ino);
-    strata_err *e = NULL;
+    vfs_inode *ref;
+    strata_err *e = vfs_iget_in(v, vw, vw->root->ino, &ref);
     for (const char *p = path; !e && *p;) {
         const char *sl = strchr(p, '/');
         size_t len = sl ? (size_t)(sl - p) : strlen(p);
@@ -303,7 +305,7 @@ static strata_err *derive_once(vfs *v, vfs_view *vw, uint64_t ino, char *name, v
     for (uint32_t i = 0; vfs_ut_loc(&vw->ut, ino, i, &parent, name, NAME_MAX + 1); i++) {
         *recorded = true;
         strata_err_free(e);
-        e = try_place(v, ino, parent, name, strlen(name), out);
+        e = try_place(v, vw, ino, parent, name, strlen(name), out);
         if (!e)
             return NULL;
     }
@@ -319,7 +321,7 @@ static strata_err *derive_once(vfs *v, vfs_view *vw, uint64_t ino, char *name, v
     size_t llen;
     e = vfs_lower_place(vw, ino, &parent, &lname, &llen);
     if (!e)
-        e = try_place(v, ino, parent, lname, llen, out);
+        e = try_place(v, vw, ino, parent, lname, llen, out);
     return e;
 }
 

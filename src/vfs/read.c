@@ -186,6 +186,9 @@ strata_err *vfs_read(vfs *v, vfs_file *f, void *buf, size_t len, uint64_t off, s
 {
     (void)v;
     *got = 0;
+    if (vfs_view_gone(f->in->view))
+        return vfs_err(ESTALE, "open the file again", "read: inode %#llx: its slot was detached",
+                       (unsigned long long)f->in->ino);
     if ((f->flags & O_ACCMODE) == O_WRONLY)
         return vfs_err(EBADF, "open the file for reading",
                        "read: handle of inode %#llx is write-only", (unsigned long long)f->in->ino);

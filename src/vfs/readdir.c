@@ -203,12 +203,17 @@ static strata_err *list(vfs *v, uint64_t ino, uint64_t cookie, bool plus, bool c
                        (unsigned long long)ino);
     }
     vfs_view *vw = dir->view;
+    if (vw->slotdir) {
+        e = vfs_slotdir_list(v, dir, cookie, plus, count_lookups, fn, ctx, eof);
+        vfs_iput(v, dir);
+        return e;
+    }
     lister l = {
         .v = v, .dir = dir, .plus = plus, .count_lookups = count_lookups, .fn = fn, .ctx = ctx};
     /* ".." may have to be found from its number, which takes the locks of
      * directories above: never while this one's is held. */
     for (uint64_t i = cookie; plus && i < 2 && !e; i++)
-        e = vfs_iget(v, i == 0 ? dir->ino : vfs_parent_of(dir), &l.dot[i]);
+        e = vfs_iget_in(v, dir->view, i == 0 ? dir->ino : vfs_parent_of(dir), &l.dot[i]);
     if (vw->upper)
         pthread_rwlock_rdlock(&dir->dlock);
     if (!e && vw->upper && vfs_is_dead(dir))

@@ -48,7 +48,7 @@ static strata_err *is_ancestor(vfs *v, const vfs_inode *anc, const vfs_inode *di
         if (cur == root)
             return NULL;
         vfs_inode *in;
-        strata_err *e = vfs_iget(v, cur, &in);
+        strata_err *e = vfs_iget_in(v, dir->view, cur, &in);
         if (e)
             return e;
         cur = vfs_parent_of(in);
@@ -363,6 +363,9 @@ strata_err *vfs_rename(vfs *v, uint64_t parent, const char *name, size_t len, ui
         e = vfs_err(ENOTDIR, "rename entries of directories", "rename: not a directory");
     if (!e)
         e = vfs_need_upper(r.d1->view, "rename");
+    if (!e && r.d1->view != r.d2->view)
+        e = vfs_err(EXDEV, "copy between slots, then remove the source",
+                    "rename: the directories are in different slots");
     if (!e && (len > PATH_NAME_MAX || newlen > PATH_NAME_MAX))
         e = vfs_err(ENAMETOOLONG, "names are at most 255 bytes", "rename: name too long");
     char n1[NAME_MAX + 1], n2[NAME_MAX + 1];

@@ -118,6 +118,11 @@ strata_err *vfs_setattr(vfs *v, uint64_t ino, vfs_file *f, const vfs_setattr_in 
     strata_err *e = vfs_iget(v, ino, &in);
     if (e)
         return e;
+    if (f && f->in->view != in->view) {
+        vfs_iput(v, in);
+        return vfs_err(ESTALE, "open the file again", "setattr: inode %#llx: its slot was detached",
+                       (unsigned long long)ino);
+    }
     vfs_attr a;
     e = vfs_fill_attr(in, &a);
     if (!e && sa->valid)

@@ -316,7 +316,7 @@ strata_err *vfs_upper_child(vfs *v, vfs_inode *dir, int dfd, const char *name, s
     vfs_view *vw = dir->view;
     uint64_t num = vfs_ut_by_real(&vw->ut, st->st_ino);
     if (num) {
-        vfs_inode *in = vfs_itable_find(v, num);
+        vfs_inode *in = vfs_itable_find(v, vw, num);
         if (in) {
             *out = in;
             return NULL;

@@ -75,6 +75,13 @@ typedef struct vfs_opts {
     uint32_t max_idle_inodes;    /* forgotten inodes kept for reuse; 0 = drop at once */
     uint32_t max_cached_readers; /* blob files kept open on inodes; 0 = default */
     uint32_t upper_compat;       /* VFS_COMPAT_*: 0 = use what the upper filesystem offers */
+    /* A long-lived server's mode: slot 0 holds no view but the directory
+     * of slots, root 1, read-only, mode 0555, owned by slot_dir_uid/gid.
+     * Its entries are named "1", "2", ... after the slots that show a view
+     * and are those slots' roots, whose ".." is 1. Needs max_slots >= 2.
+     * Off, nothing changes: slot 0 shows a view like any other. */
+    bool slot_dir;
+    uint32_t slot_dir_uid, slot_dir_gid;
 } vfs_opts;
 
 /* Write the upper directory as a more limited filesystem (or an
@@ -114,6 +121,27 @@ void vfs_free(vfs *v);
  * that cannot hold what the upper needs (symbolic links, renames, files
  * reopened through /proc/self/fd) is refused with a hint. */
 strata_err *vfs_slot_attach(vfs *v, uint16_t slot, const vfs_view_spec *spec);
+
+/* Takes slot's view away, so that the slot may show another. Safe while
+ * other threads make calls in any slot, this one included: calls that
+ * meet the slot afterwards, by number or through a handle opened before,
+ * get ESTALE. Waits only for threads that were reading the slot's view
+ * pointer at that moment (a few instructions to a derivation); a call
+ * already past that point finishes on the old view, whose memory goes
+ * when its last inode in use does. The upper directory's lock is
+ * released before it returns, so the caller may capture the upper; stop
+ * the slot's transport first if no write may still be landing. Slot 0 of
+ * a vfs with slot_dir cannot be detached. An empty slot: STRATA_E_NOTFOUND. */
+strata_err *vfs_slot_detach(vfs *v, uint16_t slot);
+
+/* Counts the views slot has shown: 1 for its first, 2 after a detach and
+ * a new attach, ...; 0 while it is empty. Inode numbers have no room for
+ * it, so a transport puts it into what outlives a view (an NFS file
+ * handle, a FUSE entry's generation) and answers ESTALE when it no longer
+ * matches: the vfs itself only keeps inodes of a detached view from ever
+ * serving the next view, while a bare number is read in the view the slot
+ * shows now. */
+uint32_t vfs_slot_generation(vfs *v, uint16_t slot);
 
 /* ---- attributes -------------------------------------------------------- */
 

@@ -80,6 +80,8 @@ typedef struct vfs_inode {
     uint32_t refs;    /* open handles and calls in progress */
     bool pinned;      /* a slot root: never dropped */
     bool idle;        /* on the shard's idle list */
+    bool orphan;      /* its view was detached: out of the table, freed
+                         with its last reference */
     struct vfs_inode *hnext;
     struct vfs_inode *iprev, *inext;
 } vfs_inode;
@@ -111,6 +113,10 @@ enum { VFS_XATTR_NONE, VFS_XATTR_TRUSTED, VFS_XATTR_USER };
 struct vfs_view {
     vfs *v;
     uint16_t slot;
+    uint32_t gen;          /* the slot's attach count when this view came */
+    bool slotdir;          /* slot 0 in a vfs with vfs_opts.slot_dir */
+    _Atomic uint64_t refs; /* the slot's one, plus one per inode in memory */
+    _Atomic bool detached; /* vfs_slot_detach took it out of its slot */
     uint32_t nlayers;
     manifest **layers; /* top first */
     char *upper;       /* the upper directory's path, or NULL */
@@ -137,6 +143,17 @@ struct vfs_view {
     _Atomic uint64_t total_blocks, total_files;
 };
 
+/* One slot: its view, published with an atomic store, and the count of
+ * threads that may have read the pointer and not yet referenced an inode
+ * of it (vfs_slot_enter). Two counters, chosen by epoch, so that detach
+ * waits only for threads that came before it (see vfs.c). */
+typedef struct vfs_slot {
+    _Alignas(64) _Atomic(vfs_view *) view;
+    _Atomic uint64_t users[2];
+    _Atomic uint32_t epoch;
+    uint32_t gen; /* attaches so far; under vfs.admin_mu */
+} vfs_slot;
+
 typedef struct vfs_shard {
     _Alignas(64) pthread_mutex_t mu;
     vfs_inode **buckets;
@@ -152,7 +169,11 @@ struct vfs {
     uint32_t max_readers;
     uint32_t max_ufds; /* upper descriptors cached on inodes */
     uint32_t compat;   /* VFS_COMPAT_* */
-    _Atomic(vfs_view *) *slots;
+    vfs_slot *slots;
+    bool slot_dir;                /* slot 0 is the directory of slots */
+    pthread_mutex_t admin_mu;     /* attach and detach (never a call) */
+    _Atomic uint32_t n_attached;  /* views in slots 1.. (slot_dir) */
+    _Atomic uint64_t slotdir_mns; /* the slot directory's mtime, ns */
     vfs_shard shards[VFS_SHARDS];
 
     _Atomic uint64_t n_derived, n_merged;
@@ -175,8 +196,19 @@ struct vfs_file {
 
 /* ---- views (view.c) ---- */
 
-/* The view of slot, or NULL. */
+/* A thread reads a slot's view pointer only between vfs_slot_enter and
+ * vfs_slot_leave (given enter's token); the view stays alive meanwhile,
+ * and after leave as long as the thread references one of its inodes. */
+unsigned vfs_slot_enter(vfs *v, uint16_t slot);
+void vfs_slot_leave(vfs *v, uint16_t slot, unsigned token);
+/* The view of slot, or NULL; only between enter and leave. */
 vfs_view *vfs_view_of(vfs *v, uint16_t slot);
+/* Drops a reference; the last one frees the view. */
+void vfs_view_put(vfs_view *vw);
+static inline bool vfs_view_gone(const vfs_view *vw)
+{
+    return atomic_load_explicit(&vw->detached, memory_order_acquire);
+}
 strata_err *vfs_view_load(vfs *v, uint16_t slot, const vfs_view_spec *spec, vfs_view **out);
 void vfs_view_free(vfs_view *vw);
 
@@ -198,8 +230,15 @@ void vfs_itable_pin(vfs *v, vfs_inode *fresh);
 /* Finds ino in memory or rebuilds it from its number; the result holds one
  * reference, given back with vfs_iput or vfs_iput_lookups. */
 strata_err *vfs_iget(vfs *v, uint64_t ino, vfs_inode **out);
-/* ino with a reference if it is in memory, else NULL. */
-vfs_inode *vfs_itable_find(vfs *v, uint64_t ino);
+/* ino of view vw with a reference if it is in memory, else NULL. */
+vfs_inode *vfs_itable_find(vfs *v, const vfs_view *vw, uint64_t ino);
+/* Takes every inode of a detached view out of the table: unused ones are
+ * freed, used ones become orphans, freed with their last reference. */
+void vfs_itable_purge(vfs *v, vfs_view *vw);
+/* vfs_iget for a number met inside view vw (a parent, a place): ESTALE
+ * when its slot now shows another view, so that a call that began before
+ * a detach never crosses into the next view of the slot. */
+strata_err *vfs_iget_in(vfs *v, const vfs_view *vw, uint64_t ino, vfs_inode **out);
 /* Adds fresh (one reference) unless the number is in memory already: then
  * that inode is referenced and returned, and fresh freed. */
 vfs_inode *vfs_itable_insert(vfs *v, vfs_inode *fresh);
@@ -284,6 +323,18 @@ strata_err *vfs_check_new_name(const vfs_inode *dir, const char *name, size_t le
 bool vfs_lower_has(vfs *v, vfs_inode *dir, const char *name, size_t len);
 /* Whether directory dir shows no entry, upper or lower; dir->dlock held. */
 strata_err *vfs_dir_empty(vfs *v, vfs_inode *dir, bool *empty);
+
+/* ---- the directory of slots (slots.c) ---- */
+
+/* Slot N's root for the name "N" in the slot directory; ENOENT for any
+ * other name or an empty slot. Referenced. */
+strata_err *vfs_slotdir_child(vfs *v, const char *name, size_t len, vfs_inode **out);
+/* Lists the slot directory (in, referenced by the caller). */
+strata_err *vfs_slotdir_list(vfs *v, vfs_inode *in, uint64_t cookie, bool plus, bool count_lookups,
+                             vfs_dirent_fn fn, void *ctx, bool *eof);
+void vfs_slotdir_attr(vfs_inode *in, vfs_attr *out);
+/* Records that the slot directory's entries changed (its mtime). */
+void vfs_slotdir_touch(vfs *v);
 
 /* ---- attributes (attr.c) ---- */
 

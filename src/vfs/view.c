@@ -12,6 +12,8 @@
 
 #define EMPTY_ROOT_MODE 0755 /* the root of a view with no layers */
 
+/* Called with the view's last reference (vfs_view_put), or on a view
+ * that was never published. */
 void vfs_view_free(vfs_view *vw)
 {
     if (!vw)
@@ -43,6 +45,8 @@ strata_err *vfs_view_load(vfs *v, uint16_t slot, const vfs_view_spec *spec, vfs_
     vw->slot = slot;
     vw->uid = spec->uid;
     vw->gid = spec->gid;
+    atomic_init(&vw->refs, 1); /* the slot's */
+    atomic_init(&vw->detached, false);
     atomic_init(&vw->totals_done, false);
     atomic_init(&vw->total_blocks, 0);
     atomic_init(&vw->total_files, 0);
@@ -57,7 +61,10 @@ strata_err *vfs_view_load(vfs *v, uint16_t slot, const vfs_view_spec *spec, vfs_
     if (!e) {
         vw->root_mode = vw->nlayers ? vw->layers[0]->root_mode : EMPTY_ROOT_MODE;
         uint64_t root = vfs_root_ino(slot);
-        vw->root = vfs_inode_alloc(vw, root, root, stack, vw->nlayers);
+        /* Under a directory of slots a slot's root sits in it; else the
+         * root is its own parent. */
+        uint64_t parent = v->slot_dir && slot != 0 ? VFS_ROOT_INO : root;
+        vw->root = vfs_inode_alloc(vw, root, parent, stack, vw->nlayers);
         if (!vw->root)
             e = strata_err_new(STRATA_E_NOMEM, NULL, "out of memory creating a view");
         else

@@ -35,6 +35,9 @@ strata_err *vfs_write(vfs *v, vfs_file *f, const void *buf, size_t len, uint64_t
 {
     (void)v;
     *written = 0;
+    if (vfs_view_gone(f->in->view))
+        return vfs_err(ESTALE, "open the file again", "write: inode %#llx: its slot was detached",
+                       (unsigned long long)f->in->ino);
     int fd = atomic_load_explicit(&f->fd, memory_order_acquire);
     if ((f->flags & O_ACCMODE) == O_RDONLY || fd < 0)
         return vfs_err(EBADF, "open the file for writing",
@@ -70,6 +73,9 @@ strata_err *vfs_write_ino(vfs *v, uint64_t ino, const void *buf, size_t len, uin
 
 strata_err *vfs_fsync(vfs *v, uint64_t ino, vfs_file *f, bool datasync)
 {
+    if (f && vfs_view_gone(f->in->view))
+        return vfs_err(ESTALE, "open the file again", "fsync: inode %#llx: its slot was detached",
+                       (unsigned long long)f->in->ino);
     int fd = f ? atomic_load(&f->fd) : -1;
     if (fd >= 0) {
         int r = datasync ? fdatasync(fd) : fsync(fd);
