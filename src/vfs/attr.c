@@ -62,22 +62,31 @@ strata_err *vfs_fill_attr(vfs_inode *in, vfs_attr *out)
         vfs_attr_from_stat(in, &st, out);
         return NULL;
     }
-    if (vfs_is_dead(in))
+    /* A removed lower entry that something still holds (a lookup the
+     * kernel keeps for an open file, a handle) keeps its attributes, with
+     * no name left (nlink 0) and no promise of never changing (a write
+     * copies it up), as an upper one does (vfs_upper_fd_keep). Held by
+     * nobody, its number is stale. */
+    bool dead = vfs_is_dead(in);
+    if (dead && (!in->en || !vfs_iheld(vw->v, in)))
         return vfs_err(ESTALE, "look the path up again", "inode %#llx was removed",
                        (unsigned long long)in->ino);
     *out = (vfs_attr){
         .ino = in->ino,
         .mode = in->mode,
-        .nlink = 1,
+        .nlink = dead ? 0 : 1,
         .uid = vw->uid,
         .gid = vw->gid,
         .blksize = VFS_BLKSIZE,
-        .flags = VFS_ATTR_IMMUTABLE,
+        .flags = dead ? 0 : VFS_ATTR_IMMUTABLE,
         .atime = {.sec = MANIFEST_MTIME},
         .mtime = {.sec = MANIFEST_MTIME},
         .ctime = {.sec = MANIFEST_MTIME},
     };
-    if (vfs_inode_is_dir(in)) {
+    if (vfs_inode_is_dir(in) && dead) {
+        out->size = VFS_DIR_SIZE;
+        out->blocks = blocks_of(VFS_DIR_SIZE);
+    } else if (vfs_inode_is_dir(in)) {
         /* nlink = 2 + subdirectories, as find(1) and fts expect; computed
          * once, because in a merged directory it takes the merge. */
         uint32_t nlink = atomic_load_explicit(&in->nlink, memory_order_relaxed);

@@ -131,6 +131,39 @@ static strata_err *make_copy(vfs *v, vfs_inode *in, const char *tmp, uint64_t li
     return e;
 }
 
+/* A lower file removed while something still had it open: a write to it
+ * must land somewhere, as on any filesystem, yet under no name. The copy
+ * is made in UPPER_WORK and its name removed at once; the inode keeps the
+ * only descriptor (past the cache's cap: it is the file), until it leaves
+ * memory. Called with cu_mu held. */
+static strata_err *copy_up_removed(vfs *v, vfs_inode *in, uint64_t limit)
+{
+    vfs_view *vw = in->view;
+    char tmp[48];
+    vfs_tmpname(vw, tmp);
+    strata_err *e = make_copy(v, in, tmp, limit);
+    if (e)
+        return e;
+    struct stat st;
+    int fd = openat(vw->work_fd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0)
+        e = vfs_err_sys(errno, "copy up the removed %s", in->en->path);
+    vfs_work_remove(vw, tmp);
+    int expect = -1;
+    if (!e && atomic_compare_exchange_strong(&in->ufd, &expect, fd)) {
+        atomic_fetch_add(&v->n_ufds, 1);
+        in->real = (uint64_t)st.st_ino;
+        atomic_store_explicit(&in->has_upper, true, memory_order_release);
+        atomic_fetch_add_explicit(&v->n_copy_ups, 1, memory_order_relaxed);
+        return NULL;
+    }
+    if (fd >= 0)
+        close(fd);
+    return e ? e
+             : strata_err_new(STRATA_E_INTERNAL, NULL, "copy up %s: a descriptor was there",
+                              in->en->path);
+}
+
 strata_err *vfs_copy_up(vfs *v, vfs_inode *in, uint64_t limit)
 {
     if (vfs_has_upper(in))
@@ -143,6 +176,11 @@ strata_err *vfs_copy_up(vfs *v, vfs_inode *in, uint64_t limit)
     if (vfs_has_upper(in)) {
         pthread_mutex_unlock(&in->cu_mu);
         return NULL;
+    }
+    if (vfs_is_dead(in) && in->en && in->en->kind == MANIFEST_FILE) {
+        e = copy_up_removed(v, in, limit);
+        pthread_mutex_unlock(&in->cu_mu);
+        return e;
     }
     vfs_inode *dir = NULL;
     if (vfs_is_dead(in) || !in->en)

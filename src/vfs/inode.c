@@ -445,6 +445,16 @@ uint32_t vfs_irefs(vfs *v, vfs_inode *in)
     return n;
 }
 
+bool vfs_iheld(vfs *v, vfs_inode *in)
+{
+    uint64_t h;
+    vfs_shard *sh = shard_of(v, in->ino, &h);
+    pthread_mutex_lock(&sh->mu);
+    bool held = in->nlookup > 0 || in->refs > 1;
+    pthread_mutex_unlock(&sh->mu);
+    return held;
+}
+
 void vfs_iput(vfs *v, vfs_inode *in)
 {
     if (in)

@@ -237,10 +237,11 @@ strata_err *vfs_read_ino(vfs *v, uint64_t ino, void *buf, size_t len, uint64_t o
             e = pread_all(fd, buf, len, off, got, ino);
             close(fd);
         }
-    } else if (!e && vfs_is_dead(in)) {
+    } else if (!e && vfs_is_dead(in) && !in->en) {
         e = vfs_err(ESTALE, "look the path up again", "read: inode %#llx was removed",
                     (unsigned long long)ino);
     } else if (!e && off < in->en->size && len > 0) {
+        /* Also a removed lower file still open: its content never changes. */
         store_reader *r;
         bool own;
         e = get_reader(v, in, &r, &own);

@@ -175,7 +175,7 @@ strata_err *vfs_upper_fd(vfs_inode *in, int *out, bool *own)
 void vfs_upper_fd_keep(vfs_inode *in)
 {
     vfs *v = in->view->v;
-    if (atomic_load(&in->ufd) >= 0 || vfs_irefs(v, in) == 0)
+    if (atomic_load(&in->ufd) >= 0 || !vfs_iheld(v, in))
         return;
     int fd;
     bool own;

@@ -246,6 +246,9 @@ vfs_inode *vfs_itable_insert(vfs *v, vfs_inode *fresh);
 void vfs_ilookups(vfs *v, vfs_inode *in, uint64_t n);
 /* The inode's references beyond the caller's one (handles, calls). */
 uint32_t vfs_irefs(vfs *v, vfs_inode *in);
+/* Whether anyone but the caller holds in: a lookup the transport keeps
+ * (the kernel does for every file open by path), a handle, a call. */
+bool vfs_iheld(vfs *v, vfs_inode *in);
 /* The same for a child of dir whose topmost entry is d: cheaper than
  * vfs_iget because dir's merge stack is at hand. */
 strata_err *vfs_iget_child(vfs *v, vfs_inode *dir, const vfs_dent *d, vfs_inode **out);

@@ -828,6 +828,9 @@ static void test_unlink_and_rmdir(void **state)
     char *upper = subdir(f, "upper");
     vfs *v = f->v = show(f, &d, 1, upper, 0);
     uint64_t hello = ino_of(v, "hello");
+    /* A lookup held, as the kernel holds one for a file open by path. */
+    vfs_attr held;
+    assert_ok(vfs_lookup(v, VFS_ROOT_INO, "hello", 5, &held));
     /* An open handle outlives the name. */
     vfs_file *fh;
     assert_ok(vfs_open(v, hello, O_RDONLY, &fh));
@@ -843,7 +846,26 @@ static void test_unlink_and_rmdir(void **state)
     assert_ok(vfs_read(v, fh, buf, sizeof(buf), 0, &got));
     assert_int_equal(got, 11);
     vfs_release(v, fh);
+    /* While held (the lookup above, as the kernel holds one for an open
+     * file), it keeps its attributes with no name, and a write copies it
+     * up under no name: nothing shows in the view. */
     vfs_attr a;
+    assert_ok(vfs_getattr(v, hello, &a));
+    assert_int_equal(a.nlink, 0);
+    assert_int_equal(a.size, 11);
+    assert_false(a.flags & VFS_ATTR_IMMUTABLE);
+    size_t wrote;
+    assert_ok(vfs_write_ino(v, hello, "J", 1, 0, &wrote));
+    assert_int_equal(wrote, 1);
+    assert_ok(vfs_read_ino(v, hello, buf, sizeof(buf), 0, &got));
+    assert_int_equal(got, 11);
+    assert_memory_equal(buf, "Jello", 5);
+    assert_ok(vfs_getattr(v, hello, &a));
+    assert_int_equal(a.nlink, 0);
+    assert_int_equal(gone(v, "hello"), ENOENT);
+    check_names(v, "", "big d e empty link");
+    /* Held by nobody, its number is stale. */
+    vfs_forget(v, hello, 1);
     assert_errno(vfs_getattr(v, hello, &a), ESTALE);
     assert_errno(vunlink(v, "hello"), ENOENT);
     assert_errno(vunlink(v, "d"), EISDIR);
