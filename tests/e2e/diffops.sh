@@ -11,8 +11,9 @@
 # made anew, changes of kind). Every operation must return the same on
 # both (value, errno, bytes), and the trees must stay equal after every
 # step (strata-fsops diff says exactly what is compared), and again when
-# the upper directory is mounted anew. Run with a fixed seed, then with
-# one from $RANDOM.
+# the upper directory is mounted anew. Run with a fixed seed, a second
+# one with kernel invalidations on (STRATA_FUSE_INVAL=1, what macFUSE
+# mounts do), then with one from $RANDOM.
 #
 # A failure prints its seed and step; replay it with
 #   DIFFOPS_SEED=SEED DIFFOPS_COUNT=STEPS tests/run --only diffops BUILD
@@ -162,6 +163,12 @@ if [ -n "${DIFFOPS_SEED:-}" ]; then
     run_seed "$DIFFOPS_SEED"
 else
     run_seed 2
+    # The path macFUSE mounts take: every name a create, rename or remove
+    # touched is invalidated in the kernel, from the notifier's thread.
+    export STRATA_FUSE_INVAL=1
+    echo "# seed 3 with STRATA_FUSE_INVAL=1 (kernel invalidations)"
+    run_seed 3
+    unset STRATA_FUSE_INVAL
     seed=$RANDOM
     echo "# random seed: $seed (replay: DIFFOPS_SEED=$seed)"
     run_seed "$seed"
