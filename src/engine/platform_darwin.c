@@ -26,8 +26,6 @@
 #include "engine/facts.h"
 #include "transport/fuse_lib.h"
 
-/* The library the FUSE transport loads by default (transport/fuse_lib.c). */
-#define LIBFUSE_DEFAULT "/usr/local/lib/libfuse3.dylib"
 /* No tool may hold up a probe for longer than this. */
 #define TOOL_TIMEOUT_MS 5000
 
@@ -131,11 +129,8 @@ static bool exists(const char *path)
 
 static bool probe_libfuse(void)
 {
-    const char *lib = getenv("STRATA_LIBFUSE");
-    if (!lib || !*lib)
-        lib = LIBFUSE_DEFAULT;
     fuse_lib t;
-    strata_err *e = fuse_lib_open(lib, NULL, NULL, &t);
+    strata_err *e = fuse_lib_open(fuse_lib_path(), NULL, NULL, &t);
     if (e) {
         strata_err_free(e);
         return false;

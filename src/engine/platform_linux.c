@@ -18,9 +18,6 @@
 #include "engine/facts.h"
 #include "transport/fuse_lib.h"
 
-/* The library the FUSE transport loads by default (transport/fuse_lib.c). */
-#define LIBFUSE_DEFAULT "libfuse3.so.3"
-
 /* Reads up to n-1 bytes of a small file into buf, NUL-terminated; the
  * length, or -1. /proc files report size 0, so read until end of file. */
 static ssize_t read_small(const char *path, char *buf, size_t n)
@@ -83,11 +80,8 @@ static void probe_fusermount(engine_facts *f)
  * own), loaded and closed again. */
 static bool probe_libfuse(void)
 {
-    const char *lib = getenv("STRATA_LIBFUSE");
-    if (!lib || !*lib)
-        lib = LIBFUSE_DEFAULT;
     fuse_lib t;
-    strata_err *e = fuse_lib_open(lib, NULL, NULL, &t);
+    strata_err *e = fuse_lib_open(fuse_lib_path(), NULL, NULL, &t);
     if (e) {
         strata_err_free(e);
         return false;

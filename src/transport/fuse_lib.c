@@ -142,12 +142,16 @@ static pthread_once_t fuse_once = PTHREAD_ONCE_INIT;
 static fuse_lib fuse_table;
 static strata_err *fuse_load_err;
 
-static void fuse_lib_load_once(void)
+const char *fuse_lib_path(void)
 {
     const char *lib = getenv("STRATA_LIBFUSE");
-    if (!lib || !*lib)
-        lib = FUSE_LIB_DEFAULT;
-    fuse_load_err = fuse_lib_open(lib, FUSE_DEV_DEFAULT, FUSERMOUNT_DEFAULT, &fuse_table);
+    return lib && *lib ? lib : FUSE_LIB_DEFAULT;
+}
+
+static void fuse_lib_load_once(void)
+{
+    fuse_load_err =
+        fuse_lib_open(fuse_lib_path(), FUSE_DEV_DEFAULT, FUSERMOUNT_DEFAULT, &fuse_table);
 }
 
 strata_err *fuse_lib_load(const fuse_lib **out)

@@ -64,6 +64,10 @@ typedef struct fuse_lib {
     void (*set_log_func)(fuse_log_func_t func);
 } fuse_lib;
 
+/* The library fuse_lib_load loads: $STRATA_LIBFUSE, else the platform's
+ * libfuse3. */
+const char *fuse_lib_path(void);
+
 /* Loads libfuse3 once per process and checks that a mount can work; the
  * returned table lives until exit. */
 strata_err *fuse_lib_load(const fuse_lib **out);
