@@ -37,7 +37,6 @@ if [ ! -e /dev/fuse ]; then
 fi
 
 mounts() { awk -v t="$s" 'index($5, t) == 1' /proc/self/mountinfo | wc -l; }
-is_mounted() { awk -v mp="$1" '$5 == mp && / - fuse\.strata /' /proc/self/mountinfo | grep -q .; }
 mbps() { awk -v b="$1" -v ns="$2" 'BEGIN { printf "%.0f MB/s (%.2f s)", b / 1e6 / (ns / 1e9), ns / 1e9 }'; }
 
 size=$(((1 << 30) / T_SCALE + 12345))

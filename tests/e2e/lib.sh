@@ -12,6 +12,9 @@
 #   t_scratch            prints a fresh directory under $T_ROOT, which is
 #                        removed when the script exits
 #   t_cmd CMD...         runs CMD, setting OUT (stdout), ERR (stderr), RC
+#   wait_for SECS CMD... polls CMD until it succeeds; false at the deadline
+#   is_mounted DIR       a strata FUSE mount is at DIR (not_mounted: none)
+#   gone PID             the process has exited (a zombie counts as gone)
 #   t_err NAME RC CMD... ok if CMD exits RC with nothing on stdout and the
 #                        two-line error on stderr ("strata: ..." then
 #                        "hint: ..."); ERR holds it for further checks
@@ -114,3 +117,18 @@ t_done() {
     echo "1..$T_N"
     [ "$T_FAILED" -eq 0 ]
 }
+
+# Readiness is a real condition polled against a deadline, never a fixed
+# sleep: the pause between polls only bounds how busy the wait is.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -ge "$deadline" ] && return 1
+        sleep 0.02
+    done
+}
+
+is_mounted() { awk -v mp="$1" '$5 == mp && / - fuse\.strata /' /proc/self/mountinfo | grep -q .; }
+not_mounted() { ! awk -v mp="$1" '$5 == mp' /proc/self/mountinfo | grep -q .; }
+gone() { [ ! -e "/proc/$1" ] || grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }

@@ -32,20 +32,6 @@ m_cleanup() {
 }
 trap m_cleanup EXIT
 
-# wait_for SECONDS CMD...: polls CMD until it succeeds; false at the deadline.
-wait_for() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -ge "$deadline" ] && return 1
-        sleep 0.05
-    done
-}
-is_mounted() { awk -v mp="$1" '$5 == mp && / - fuse\.strata /' /proc/self/mountinfo | grep -q .; }
-not_mounted() { ! awk -v mp="$1" '$5 == mp' /proc/self/mountinfo | grep -q .; }
-# A process is gone once it has exited (a zombie waiting for its reaper
-# counts as gone).
-gone() { [ ! -e "/proc/$1" ] || grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
 
 # ---- error paths that need no FUSE ------------------------------------
 mkdir -p "$s/one" "$s/mp"

@@ -32,8 +32,6 @@ m_cleanup() {
 }
 trap m_cleanup EXIT
 
-not_mounted() { ! awk -v mp="$1" '$5 == mp' /proc/self/mountinfo | grep -q .; }
-is_mounted() { awk -v mp="$1" '$5 == mp && / - fuse\.strata /' /proc/self/mountinfo | grep -q .; }
 
 if [ ! -e /dev/fuse ]; then
     t_skip "concurrent readers" "/dev/fuse is missing"

@@ -36,17 +36,6 @@ r_cleanup() {
 }
 trap r_cleanup EXIT
 
-wait_for() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -ge "$deadline" ] && return 1
-        sleep 0.05
-    done
-}
-is_mounted() { awk -v mp="$1" '$5 == mp && / - fuse\.strata /' /proc/self/mountinfo | grep -q .; }
-not_mounted() { ! awk -v mp="$1" '$5 == mp' /proc/self/mountinfo | grep -q .; }
-gone() { [ ! -e "/proc/$1" ] || grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
 records() { find "$reg" -name '*.rec' 2>/dev/null | wc -l; }
 files() { find "$reg" -type f 2>/dev/null | wc -l; }
 server_pid() { printf '%s\n' "$ERR" | sed -n 's/.*server pid \([0-9]*\).*/\1/p'; }

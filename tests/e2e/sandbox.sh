@@ -55,16 +55,6 @@ sb_cleanup() {
 }
 trap sb_cleanup EXIT
 
-# wait_for SECONDS CMD...: polls CMD until it succeeds; false at the deadline.
-wait_for() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -ge "$deadline" ] && return 1
-        sleep 0.02
-    done
-}
-gone() { [ ! -e "/proc/$1" ] || grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null; }
 # Mounts at or under $TMPDIR (field 5 of mountinfo is the mount point), and
 # whatever is left in $TMPDIR.
 mounts() { awk -v t="$TMPDIR" 'index($5, t) == 1' /proc/self/mountinfo | wc -l; }
