@@ -1,9 +1,88 @@
-/* The platform-neutral part of the facts (see facts.h): the derived
- * fields, and pure parsers for the Linux files the probe reads, so that
- * their formats are tested on recorded text. */
+/* The platform-neutral part of the facts (see facts.h): the probe that
+ * runs once per process and its cache, whether the FUSE library loads
+ * (asked the same way on every platform), the derived fields, and pure
+ * parsers for the Linux files the probe reads, so that their formats are
+ * tested on recorded text. */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "engine/facts.h"
+#include "transport/fuse_lib.h"
+
+/* Probes run so far in this process, for facts_probe_runs. */
+static atomic_uint facts_runs;
+
+static pthread_once_t facts_once = PTHREAD_ONCE_INIT;
+static engine_facts facts_cache;
+
+/* Whether the FUSE library loads: the library alone, since the device and
+ * the helper are facts of their own. With via_transport the transport's
+ * fuse_lib_load is asked first: it loads the library once per process and
+ * keeps it, so where it succeeds the library is not opened a second time
+ * here. It also fails for a missing device or helper, so only its success
+ * settles the question; otherwise the library is loaded alone and closed
+ * again. */
+static bool facts_libfuse(bool via_transport)
+{
+    strata_err *e;
+    if (via_transport) {
+        const fuse_lib *fl;
+        e = fuse_lib_load(&fl);
+        if (!e)
+            return true;
+        strata_err_free(e);
+    }
+    fuse_lib t;
+    e = fuse_lib_open(fuse_lib_path(), NULL, NULL, &t);
+    if (e) {
+        strata_err_free(e);
+        return false;
+    }
+    if (t.dl)
+        dlclose(t.dl);
+    return true;
+}
+
+/* One probe, counted: the platform's fields, the library, the derived
+ * fields. */
+static void facts_run(engine_facts *f, bool via_transport)
+{
+    atomic_fetch_add(&facts_runs, 1);
+    facts_probe_platform(f);
+    f->libfuse = facts_libfuse(via_transport);
+    facts_finish(f);
+}
+
+/* The cached probe shares the transport's load, so that a process which
+ * probes and then mounts opens the library once, not twice (the fresh
+ * probe must not: that load keeps its first STRATA_LIBFUSE). */
+static void facts_probe_once(void)
+{
+    facts_run(&facts_cache, true);
+}
+
+const engine_facts *facts_get(void)
+{
+    pthread_once(&facts_once, facts_probe_once);
+    return &facts_cache;
+}
+
+void facts_probe(engine_facts *f)
+{
+    memcpy(f, facts_get(), sizeof(*f));
+}
+
+void facts_probe_fresh(engine_facts *f)
+{
+    facts_run(f, false);
+}
+
+unsigned facts_probe_runs(void)
+{
+    return atomic_load(&facts_runs);
+}
 
 void facts_finish(engine_facts *f)
 {

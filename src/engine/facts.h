@@ -1,11 +1,11 @@
 /* Platform facts: everything the engine's decisions depend on, as data.
  *
  * platform_linux.c and platform_darwin.c fill one engine_facts (the only
- * I/O); every decision after that (plan.h, escalate.h) is a pure function
- * of the facts plus the config, so the macOS cases are unit-tested on
- * Linux with facts written by hand. The parsers of tool outputs and files
- * are pure too (here for Linux, darwin_parse.h for macOS), and tested on
- * recorded samples. */
+ * I/O), once per process (facts_probe); every decision after that
+ * (plan.h, escalate.h) is a pure function of the facts plus the config,
+ * so the macOS cases are unit-tested on Linux with facts written by hand.
+ * The parsers of tool outputs and files are pure too (here for Linux,
+ * darwin_parse.h for macOS), and tested on recorded samples. */
 #ifndef STRATA_ENGINE_FACTS_H
 #define STRATA_ENGINE_FACTS_H
 
@@ -78,10 +78,33 @@ typedef struct engine_facts {
     bool fskit_usable; /* macOS 15.4+ and a macFUSE with FSKit */
 } engine_facts;
 
-/* Fills f for this machine (platform_linux.c / platform_darwin.c), then
- * calls facts_finish. Never fails: what cannot be found out stays
- * false/unknown. */
+/* Fills f with this machine's facts. The probe runs once per process,
+ * on the first call of facts_probe or facts_get (under pthread_once, so
+ * any thread may make it); every later call copies that result. Its
+ * inputs from the environment (STRATA_LIBFUSE, and PATH for fusermount3)
+ * are therefore read once, at that first probe: changing them later
+ * changes nothing, as for the transport's own fuse_lib_load. Never fails:
+ * what cannot be found out stays false/unknown. */
 void facts_probe(engine_facts *f);
+
+/* The same once-per-process facts, in place: valid until exit, never
+ * NULL. */
+const engine_facts *facts_get(void);
+
+/* Probes now, without reading or filling the cache, with the environment
+ * as it is now: for tests, which change STRATA_LIBFUSE between probes.
+ * The FUSE library is loaded on its own and closed again, not through
+ * the transport's fuse_lib_load (which keeps its first answer). */
+void facts_probe_fresh(engine_facts *f);
+
+/* How many probes this process has run (the cached one and every fresh
+ * one), so that tests can show the cache holds. */
+unsigned facts_probe_runs(void);
+
+/* The platform's half of a probe (platform_linux.c, platform_darwin.c):
+ * zeroes f and fills every field but libfuse and the derived ones, which
+ * the probe in facts.c sets. Called only from there. */
+void facts_probe_platform(engine_facts *f);
 
 /* Sets the derived fields. Tests that write facts by hand call it too. */
 void facts_finish(engine_facts *f);

@@ -127,19 +127,6 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
-static bool probe_libfuse(void)
-{
-    fuse_lib t;
-    strata_err *e = fuse_lib_open(fuse_lib_path(), NULL, NULL, &t);
-    if (e) {
-        strata_err_free(e);
-        return false;
-    }
-    if (t.dl)
-        dlclose(t.dl);
-    return true;
-}
-
 /* macFUSE's version from its bundle; a binary plist goes through plutil. */
 static void probe_macfuse(engine_facts *f, char *buf, size_t n)
 {
@@ -210,7 +197,7 @@ static void probe_abr(engine_facts *f)
     f->abr = darwin_abr_installed(present, n);
 }
 
-void facts_probe(engine_facts *f)
+void facts_probe_platform(engine_facts *f)
 {
     memset(f, 0, sizeof(*f));
     f->os = ENGINE_OS_MACOS;
@@ -223,12 +210,9 @@ void facts_probe(engine_facts *f)
     size_t bufsize = 256 * 1024; /* kmutil's table is long */
     char *buf = malloc(bufsize);
     f->dev_fuse = FACTS_DEV_ABSENT; /* Linux's device; macFUSE has its own */
-    f->libfuse = probe_libfuse();
     probe_abr(f);
-    if (!buf) {
-        facts_finish(f); /* out of memory: the rest stays unknown */
-        return;
-    }
+    if (!buf)
+        return; /* out of memory: the rest stays unknown */
     char *sw_vers[] = {"/usr/bin/sw_vers", "-productVersion", NULL};
     ssize_t len = run_tool(sw_vers, buf, bufsize);
     if (len > 0)
@@ -239,7 +223,6 @@ void facts_probe(engine_facts *f)
     probe_fskit(f, buf, bufsize);
     probe_admin(f, buf, bufsize);
     free(buf);
-    facts_finish(f);
 }
 
 #endif /* __APPLE__ */

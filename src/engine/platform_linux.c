@@ -1,10 +1,9 @@
 /* Fills the platform facts on Linux (and other non-Apple systems): the
- * only I/O behind the engine's decisions. It opens /dev/fuse, looks at
- * fusermount3, loads libfuse3 the way the FUSE transport does (honouring
- * STRATA_LIBFUSE), and reads /proc/filesystems and /etc/fuse.conf, whose
- * text the pure parsers in facts.c interpret. */
+ * only I/O behind the engine's decisions, run once per process by
+ * facts.c (which also asks whether libfuse3 loads). It opens /dev/fuse,
+ * looks at fusermount3, and reads /proc/filesystems and /etc/fuse.conf,
+ * whose text the pure parsers in facts.c interpret. */
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -16,7 +15,6 @@
 #include <unistd.h>
 
 #include "engine/facts.h"
-#include "transport/fuse_lib.h"
 
 /* Reads up to n-1 bytes of a small file into buf, NUL-terminated; the
  * length, or -1. /proc files report size 0, so read until end of file. */
@@ -76,21 +74,6 @@ static void probe_fusermount(engine_facts *f)
     f->fusermount_setuid = found && st.st_uid == 0 && (st.st_mode & S_ISUID);
 }
 
-/* The library alone (no device or helper check: those are facts of their
- * own), loaded and closed again. */
-static bool probe_libfuse(void)
-{
-    fuse_lib t;
-    strata_err *e = fuse_lib_open(fuse_lib_path(), NULL, NULL, &t);
-    if (e) {
-        strata_err_free(e);
-        return false;
-    }
-    if (t.dl)
-        dlclose(t.dl);
-    return true;
-}
-
 /* The nfs module is installed for the running kernel, so the first NFS
  * mount loads it. */
 static bool probe_nfs_module(const char *release)
@@ -108,7 +91,7 @@ static bool probe_nfs_module(const char *release)
     return found;
 }
 
-void facts_probe(engine_facts *f)
+void facts_probe_platform(engine_facts *f)
 {
     memset(f, 0, sizeof(*f));
     f->os = ENGINE_OS_LINUX;
@@ -126,7 +109,6 @@ void facts_probe(engine_facts *f)
 
     f->dev_fuse = probe_dev_fuse();
     probe_fusermount(f);
-    f->libfuse = probe_libfuse();
 
     char buf[16384];
     ssize_t n = read_small("/etc/fuse.conf", buf, sizeof(buf));
@@ -137,5 +119,4 @@ void facts_probe(engine_facts *f)
 
     f->kext = FACTS_KEXT_UNKNOWN;
     f->fskit_module = FACTS_FSKIT_UNKNOWN;
-    facts_finish(f);
 }

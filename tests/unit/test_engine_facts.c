@@ -447,8 +447,46 @@ static void test_probe_here(void **state)
     const char *old = getenv("STRATA_LIBFUSE");
     char *saved = old ? strdup(old) : NULL;
     setenv("STRATA_LIBFUSE", "/nonexistent/libfuse3.so.3", 1);
-    facts_probe(&f);
+    facts_probe_fresh(&f);
     assert_false(f.libfuse);
+    if (saved) {
+        setenv("STRATA_LIBFUSE", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("STRATA_LIBFUSE");
+    }
+}
+
+/* The probe runs once per process: later calls give the first result
+ * without probing again, even after STRATA_LIBFUSE changed, while a fresh
+ * probe runs again, follows the change, and leaves the cache alone. */
+static void test_probe_cached(void **state)
+{
+    (void)state;
+    unsigned before = facts_probe_runs();
+    engine_facts first, again, fresh;
+    facts_probe(&first);
+    unsigned runs = facts_probe_runs();
+    /* One probe, or none if an earlier case already filled the cache. */
+    assert_true(runs >= 1 && runs - before <= 1);
+    const engine_facts *cached = facts_get();
+    assert_ptr_equal(cached, facts_get());
+    assert_memory_equal(cached, &first, sizeof(first));
+
+    const char *old = getenv("STRATA_LIBFUSE");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("STRATA_LIBFUSE", "/nonexistent/libfuse3.so.3", 1);
+    facts_probe(&again);
+    assert_int_equal(facts_probe_runs(), runs);
+    assert_memory_equal(&again, &first, sizeof(first));
+    assert_int_equal(again.libfuse, first.libfuse);
+
+    facts_probe_fresh(&fresh);
+    assert_int_equal(facts_probe_runs(), runs + 1);
+    assert_false(fresh.libfuse);
+    assert_ptr_equal(facts_get(), cached);
+    assert_int_equal(facts_get()->libfuse, first.libfuse);
+    assert_int_equal(facts_probe_runs(), runs + 1);
     if (saved) {
         setenv("STRATA_LIBFUSE", saved, 1);
         free(saved);
@@ -471,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_admin_group),
         cmocka_unit_test(test_abr),
         cmocka_unit_test(test_probe_here),
+        cmocka_unit_test(test_probe_cached),
     };
     return cmocka_run_group_tests_name("engine_facts", tests, NULL, NULL);
 }
