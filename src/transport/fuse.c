@@ -73,6 +73,10 @@ static void fill_entry(const fusefs_srv *s, const vfs_attr *a, struct fuse_entry
     ep->ino = a->ino;
     attr_to_stat(a, &ep->attr);
     ep->attr_timeout = ep->entry_timeout = timeout_of(s, a);
+    /* Over several slots a number comes back in the slot's next view:
+     * the kernel must not take the new entry for its old inode. */
+    if (s->gate)
+        ep->generation = vfs_slot_generation(s->v, vfs_ino_slot(a->ino));
 }
 
 /* ---- session ----------------------------------------------------------- */

@@ -85,6 +85,22 @@ void fusefs_stop(fusefs *f);
  * process still uses it: it then sees the mount gone), and frees f. */
 void fusefs_destroy(fusefs *f);
 
+/* Over a vfs of several slots (vfs_opts.max_slots > 1, as `strata serve`
+ * has), each request is counted on the slot of the inode it names, and
+ * entries carry the slot's generation (vfs_slot_generation), so that the
+ * kernel never takes a slot's next view for its last.
+ *
+ * fusefs_slot_close stops slot's traffic before its view is detached:
+ * later requests on the slot get ESTALE, and it returns once those in
+ * progress have answered; then no write can land in the slot's upper
+ * directory any more. It also drops the kernel's entry for the slot's
+ * name in the directory of slots (vfs_opts.slot_dir). fusefs_slot_open
+ * lets requests through again once a view is attached, and drops any
+ * negative entry for the name. From any thread but a request handler's;
+ * a mount of one view ignores both. */
+void fusefs_slot_close(fusefs *f, uint16_t slot);
+void fusefs_slot_open(fusefs *f, uint16_t slot);
+
 /* The filesystem type a strata FUSE mount shows in the mount table
  * (fuse.<subtype>, and fuse_opts.c sets subtype=strata). */
 #define FUSEFS_FSTYPE "fuse.strata"

@@ -11,6 +11,9 @@
 #include "transport/fuse_notify.h"
 #include "vfs/vfs.h"
 
+/* Per-slot request counts of a session over several slots (fuse_gate.c). */
+typedef struct fusefs_gate fusefs_gate;
+
 /* The session's userdata: everything a request handler needs. Read-only
  * while the session runs (but for what INIT sets), so handlers share it
  * without locks. */
@@ -25,10 +28,24 @@ typedef struct fusefs_srv {
     /* Set when each name a request creates, renames or removes must be
      * invalidated (fuse_mount_opts.inval_names); NULL otherwise. */
     fusefs_notifier *notifier;
+    /* A vfs of several slots: requests are counted per slot, so that one
+     * slot can be stopped (fusefs_slot_close); NULL for one view. */
+    fusefs_gate *gate;
 } fusefs_srv;
 
 /* The request handlers, for fuse_session_new. */
 extern const struct fuse_lowlevel_ops fusefs_ops;
+
+/* The same handlers, each gated by its slot (fuse_gate.c): for a vfs of
+ * several slots. */
+const struct fuse_lowlevel_ops *fusefs_gated_ops(void);
+
+strata_err *fusefs_gate_new(uint32_t nslots, fusefs_gate **out);
+void fusefs_gate_free(fusefs_gate *g);
+/* Stops slot: later requests get ESTALE; returns once those in progress
+ * have answered. */
+void fusefs_gate_close(fusefs_gate *g, uint16_t slot);
+void fusefs_gate_open(fusefs_gate *g, uint16_t slot);
 
 /* The loaded library the handlers call through. Set before the first
  * session starts; fuse_lib_load returns the same table every time. */

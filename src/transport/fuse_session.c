@@ -232,7 +232,8 @@ static strata_err *fusefs_start_session(fusefs *f, const char *opts)
     struct fuse_args args = FUSE_ARGS_INIT(3, argv);
     char msg[FUSEFS_MSG_MAX];
     fusefs_log_take(msg, sizeof(msg));
-    f->se = fl->session_new(&args, &fusefs_ops, sizeof(fusefs_ops), &f->srv);
+    const struct fuse_lowlevel_ops *ops = f->srv.gate ? fusefs_gated_ops() : &fusefs_ops;
+    f->se = fl->session_new(&args, ops, sizeof(*ops), &f->srv);
     fl->opt_free_args(&args);
     free(arg2);
     if (!f->se) {
@@ -412,7 +413,10 @@ strata_err *fusefs_mount(vfs *v, const char *mountpoint, const fuse_mount_opts *
     fusefs_cond_init(&f->cv);
 
     f->srv.cache_negative = mo->cache_negative;
-    e = fusefs_start_session(f, mo->opts);
+    if (vfs_max_slots(v) > 1)
+        e = fusefs_gate_new(vfs_max_slots(v), &f->srv.gate);
+    if (!e)
+        e = fusefs_start_session(f, mo->opts);
     if (!e && mo->notify && (mo->inval_names || o.inval_names))
         e = fusefs_notifier_start(fl, f->se, &f->srv.notifier);
     if (!e)
@@ -479,10 +483,43 @@ void fusefs_destroy(fusefs *f)
         f->fl->session_destroy(f->se);
     }
     fusefs_notifier_free(f->srv.notifier);
+    fusefs_gate_free(f->srv.gate);
     if (f->cfg)
         f->fl->loop_cfg_destroy(f->cfg);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
     free(f->mountpoint);
     free(f);
+}
+
+/* ---- slots ------------------------------------------------------------- */
+
+/* The kernel's entry for slot in the directory of slots goes, with
+ * everything cached below it, so that the next lookup of the name asks
+ * (and meets the slot's next view, or nothing). Sent from the caller's
+ * thread, never a handler's (fuse_notify.h says why). A name the kernel
+ * does not hold is not an error. */
+static void fusefs_slot_forget_name(fusefs *f, uint16_t slot)
+{
+    char name[8];
+    int n = snprintf(name, sizeof(name), "%u", (unsigned)slot);
+    (void)f->fl->notify_inval_entry(f->se, FUSE_ROOT_ID, name, (size_t)n);
+}
+
+void fusefs_slot_close(fusefs *f, uint16_t slot)
+{
+    if (!f->srv.gate)
+        return;
+    fusefs_gate_close(f->srv.gate, slot);
+    fusefs_slot_forget_name(f, slot);
+}
+
+void fusefs_slot_open(fusefs *f, uint16_t slot)
+{
+    if (!f->srv.gate)
+        return;
+    fusefs_gate_open(f->srv.gate, slot);
+    /* A lookup that missed before the attach may have left a negative
+     * entry. */
+    fusefs_slot_forget_name(f, slot);
 }

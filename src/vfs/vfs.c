@@ -259,6 +259,11 @@ uint32_t vfs_slot_generation(vfs *v, uint16_t slot)
     return gen;
 }
 
+uint32_t vfs_max_slots(const vfs *v)
+{
+    return v->max_slots;
+}
+
 void vfs_get_stats(vfs *v, vfs_stats *out)
 {
     memset(out, 0, sizeof(*out));

@@ -143,6 +143,9 @@ strata_err *vfs_slot_detach(vfs *v, uint16_t slot);
  * shows now. */
 uint32_t vfs_slot_generation(vfs *v, uint16_t slot);
 
+/* vfs_opts.max_slots as the vfs took it (at least 1). */
+uint32_t vfs_max_slots(const vfs *v);
+
 /* ---- attributes -------------------------------------------------------- */
 
 typedef struct vfs_time {
