@@ -53,7 +53,7 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
 build-fuzz: deps $(FUZZ_BUILD)/build.ninja
-	ninja -C $(FUZZ_BUILD) fuzz_manifest fuzz_config fuzz_registry
+	ninja -C $(FUZZ_BUILD) fuzz_manifest fuzz_config fuzz_registry fuzz_serve_proto
 
 check: format-check build build-asan build-fuzz
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
