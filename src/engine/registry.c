@@ -409,6 +409,18 @@ static int registry_make_lock(int dfd, const char *id)
         errno = err;
         return -1;
     }
+    /* Between the create and the flock, the file was an unlocked lock
+     * with no record: what a sweep removes as a dead owner's leftover.
+     * A lock taken on a file that is no longer under its name protects
+     * nothing (every later listing would see a record without a lock, a
+     * dead owner, and sweep a live mount), so the caller takes a new id. */
+    struct stat a, b;
+    if (fstat(fd, &a) < 0 || fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
+        a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+        close(fd);
+        errno = EWOULDBLOCK;
+        return -1;
+    }
     return fd;
 }
 
