@@ -16,7 +16,7 @@ FUZZ_BUILD ?= build-fuzz
 # Everything the build, the tests and the demo need, by Debian package name.
 PACKAGES := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
             libsqlite3-dev libssl-dev libcmocka-dev sqlite3 coreutils util-linux \
-            libfuse3-dev fuse3 clang-format libyaml-dev strace
+            libfuse3-dev fuse3 clang-format libyaml-dev strace python3
 
 .PHONY: all deps build build-asan build-fuzz check demo format format-check clean
 

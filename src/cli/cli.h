@@ -13,6 +13,10 @@
 #include <stdio.h>
 
 #include "base/err.h"
+#include "engine/config.h"
+#include "engine/facts.h"
+#include "engine/mounter.h"
+#include "engine/plan.h"
 #include "engine/registry.h"
 #include "layer/layer.h"
 #include "store/store.h"
@@ -38,7 +42,7 @@ typedef struct cli_command {
 
 extern const cli_command cli_cmd_import, cli_cmd_ls, cli_cmd_cat, cli_cmd_export, cli_cmd_refs,
     cli_cmd_gc, cli_cmd_fsck, cli_cmd_run, cli_cmd_mount, cli_cmd_umount, cli_cmd_ps, cli_cmd_sweep,
-    cli_cmd_doctor;
+    cli_cmd_doctor, cli_cmd_serve;
 
 /* ---- option parsing (cli_util.c) -------------------------------------- */
 
@@ -146,6 +150,28 @@ strata_err *cli_register_mount(registry_kind kind, const char *transport, const 
 
 /* Writes s as a JSON string (quoted, escaped) to out. */
 void cli_json_string(FILE *out, const char *s);
+
+/* ---- the transport plan (cli_plan.c) ---------------------------------- */
+
+/* Facts, config and plan: large, so keep one static. */
+typedef struct cli_plan {
+    engine_facts f;
+    engine_config cfg;
+    engine_plan p;
+    char file[CONFIG_PATH_MAX]; /* the config file read, or "" */
+} cli_plan;
+
+/* The plan for req on this machine: facts (probed once per process),
+ * config (file < STRATA_* < backend, the --backend flag or NULL). */
+strata_err *cli_plan_build(const char *backend, const plan_req *req, cli_plan *out);
+
+/* What a user calls a transport in a message ("FUSE", "macFUSE", ...). */
+const char *cli_transport_label(engine_transport t);
+
+/* When a mount was wanted but fell to none (enabled: auto), says in one
+ * line on stderr why, what cmd did instead, and how to get a mount. */
+void cli_plan_say_fallback(const cli_ctx *ctx, const char *cmd, const cli_plan *cp,
+                           const mounter_outcome *mo, const char *instead);
 
 /* ---- import progress (progress.c) ------------------------------------- */
 

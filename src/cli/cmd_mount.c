@@ -1,6 +1,8 @@
 /* `strata mount [--layer REF]... [--upper DIR] [--backend fuse|none]
  * [--foreground] [--threads N] MOUNTPOINT`: shows a view of layers at a
- * directory.
+ * directory; and `strata serve [--slots N] [--foreground] [--threads N]
+ * MOUNTPOINT`, the same FUSE server holding a directory of slots that
+ * clients ask for over a control socket (engine/serve.h).
  *
  * With FUSE (the default) the view is served by this process. Without
  * --foreground it forks a server first, and the command returns only once
@@ -25,6 +27,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "engine/serve.h"
+#include "engine/serve_proto.h"
 #include "transport/fuse.h"
 #include "transport/fuse_lib.h"
 #include "transport/none.h"
@@ -49,7 +53,18 @@ typedef struct cli_mount {
     const char *upper;      /* absolute; NULL for a read-only view */
     fuse_mount_opts mo;
     fusefs_opts fo;
-    int ready_fd; /* the background server's pipe to its parent; -1 in the foreground */
+    int ready_fd;          /* the background server's pipe to its parent; -1 in the foreground */
+    const char *transport; /* the plan's attempt: "fuse", "kext", "fskit" */
+    /* A failure before the mount was ready: kept for the plan's walk,
+     * which may try the next transport, rather than reported. */
+    strata_err *fail;
+    bool in_server;      /* this is the forked server, not the command */
+    int code;            /* the exit code, once an attempt has run its course */
+    double none_seconds; /* backend none: how long writing the view out took */
+    /* serve: slots instead of one view, and the control socket */
+    bool serve;
+    uint32_t slots;
+    char sock[SERVE_SOCK_MAX];
 } cli_mount;
 
 /* ---- the view ---------------------------------------------------------- */
@@ -71,6 +86,16 @@ static strata_err *cli_mount_view(cli_mount *m, store **s, vfs **v)
 {
     strata_digest d[CLI_MOUNT_MAX_LAYERS];
     strata_err *e = cli_open_store(m->ctx, CLI_STORE_READ, s);
+    if (!e && m->serve) {
+        /* No view yet: the root lists the slots clients attach. */
+        vfs_opts vo = {
+            .max_slots = m->slots,
+            .slot_dir = true,
+            .slot_dir_uid = (uint32_t)getuid(),
+            .slot_dir_gid = (uint32_t)getgid(),
+        };
+        return vfs_new(*s, &vo, v);
+    }
     if (!e)
         e = cli_mount_resolve(*s, m, d);
     if (!e)
@@ -124,7 +149,8 @@ static void *cli_mount_sig_main(void *arg)
 /* ---- the background server's pipe ------------------------------------ */
 
 /* Messages up the pipe: "K" (the mount answers), or "E", the error's code
- * as one byte, its message and its hint, each NUL-terminated. */
+ * as one byte, its errno in decimal, its message and its hint, each
+ * NUL-terminated (the plan classifies a failure by its errno). */
 static bool cli_mount_send(int fd, const char *buf, size_t len)
 {
     while (len) {
@@ -142,15 +168,17 @@ static bool cli_mount_send(int fd, const char *buf, size_t len)
 static int cli_mount_send_err(int fd, strata_err *e)
 {
     char buf[CLI_MOUNT_MSG_MAX];
-    int n = snprintf(buf, sizeof(buf), "E%c%s%c%s", (char)('A' + e->code), e->msg, '\0', e->hint);
+    int n = snprintf(buf, sizeof(buf), "E%c%d%c%s%c%s", (char)('A' + e->code), e->sys_errno, '\0',
+                     e->msg, '\0', e->hint);
     if (n > 0)
         cli_mount_send(fd, buf, (size_t)n + 1 < sizeof(buf) ? (size_t)n + 1 : sizeof(buf));
     strata_err_free(e);
     return CLI_EXIT_FAIL;
 }
 
-/* The parent's side: waits for the server's word, and says what came. */
-static int cli_mount_await(const cli_mount *m, pid_t pid, int fd)
+/* The parent's side: waits for the server's word, and says what came; a
+ * failure goes to m->fail. */
+static int cli_mount_await(cli_mount *m, pid_t pid, int fd)
 {
     char buf[CLI_MOUNT_MSG_MAX + 1];
     size_t len = 0;
@@ -167,11 +195,17 @@ static int cli_mount_await(const cli_mount *m, pid_t pid, int fd)
     close(fd);
     buf[len] = '\0';
     if (len >= 1 && buf[0] == 'K') {
-        if (!m->ctx->quiet)
+        if (!m->ctx->quiet && m->serve)
             fprintf(stderr,
-                    "mounted %u layer%s at %s (fuse, %s%s, server pid %ld); unmount with "
+                    "serving %u slots at %s (%s, server pid %ld); use it with 'strata run "
+                    "--server %s', stop it with 'strata umount %s'\n",
+                    m->slots - 1, m->mountpoint, m->transport, (long)pid, m->mountpoint,
+                    m->mountpoint);
+        else if (!m->ctx->quiet)
+            fprintf(stderr,
+                    "mounted %u layer%s at %s (%s, %s%s, server pid %ld); unmount with "
                     "'strata umount %s'\n",
-                    m->nrefs, cli_plural(m->nrefs), m->mountpoint,
+                    m->nrefs, cli_plural(m->nrefs), m->mountpoint, m->transport,
                     m->upper ? "writes go to " : "read-only", m->upper ? m->upper : "", (long)pid,
                     m->mountpoint);
         return CLI_EXIT_OK;
@@ -184,25 +218,31 @@ static int cli_mount_await(const cli_mount *m, pid_t pid, int fd)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (len >= 2 && buf[0] == 'E') {
-        const char *msg = buf + 2;
+        const char *num = buf + 2;
+        const char *msg = num + strlen(num) + 1;
+        if (msg > buf + len)
+            msg = buf + len;
         size_t ml = strlen(msg);
-        const char *hint = 2 + ml + 1 < len ? msg + ml + 1 : NULL;
+        const char *hint = (size_t)(msg - buf) + ml + 1 < len ? msg + ml + 1 : NULL;
         int code = buf[1] - 'A';
         if (code <= STRATA_E_OK || code > STRATA_E_INTERNAL)
             code = STRATA_E_INTERNAL;
-        return cli_report(strata_err_new((strata_code)code, hint, "%s", msg));
+        m->fail = strata_err_new((strata_code)code, hint, "%s", msg);
+        if (m->fail)
+            m->fail->sys_errno = atoi(num);
+    } else if (WIFSIGNALED(status)) {
+        m->fail =
+            strata_err_new(STRATA_E_INTERNAL, "run the same mount with --foreground to see it fail",
+                           "the mount server was killed by signal %d before the mount was "
+                           "ready",
+                           WTERMSIG(status));
+    } else {
+        m->fail =
+            strata_err_new(STRATA_E_INTERNAL, "run the same mount with --foreground to see it fail",
+                           "the mount server exited (status %d) before the mount was ready",
+                           WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     }
-    if (WIFSIGNALED(status))
-        return cli_report(strata_err_new(STRATA_E_INTERNAL,
-                                         "run the same mount with --foreground to see it fail",
-                                         "the mount server was killed by signal %d before the "
-                                         "mount was ready",
-                                         WTERMSIG(status)));
-    return cli_report(strata_err_new(STRATA_E_INTERNAL,
-                                     "run the same mount with --foreground to see it fail",
-                                     "the mount server exited (status %d) before the mount was "
-                                     "ready",
-                                     WIFEXITED(status) ? WEXITSTATUS(status) : -1));
+    return CLI_EXIT_FAIL;
 }
 
 /* Tells the waiting parent (or, in the foreground, the user) that the
@@ -211,11 +251,16 @@ static int cli_mount_await(const cli_mount *m, pid_t pid, int fd)
 static bool cli_mount_ready(cli_mount *m)
 {
     if (m->ready_fd < 0) {
-        if (!m->ctx->quiet)
+        if (!m->ctx->quiet && m->serve)
             fprintf(stderr,
-                    "mounted %u layer%s at %s (fuse, %s%s); serving until 'strata umount %s' "
+                    "serving %u slots at %s (%s, control socket %s); serving until 'strata "
+                    "umount %s' or Ctrl-C\n",
+                    m->slots - 1, m->mountpoint, m->transport, m->sock, m->mountpoint);
+        else if (!m->ctx->quiet)
+            fprintf(stderr,
+                    "mounted %u layer%s at %s (%s, %s%s); serving until 'strata umount %s' "
                     "or Ctrl-C\n",
-                    m->nrefs, cli_plural(m->nrefs), m->mountpoint,
+                    m->nrefs, cli_plural(m->nrefs), m->mountpoint, m->transport,
                     m->upper ? "writes go to " : "read-only", m->upper ? m->upper : "",
                     m->mountpoint);
         return true;
@@ -240,9 +285,15 @@ static bool cli_mount_ready(cli_mount *m)
 
 /* ---- serving ----------------------------------------------------------- */
 
+/* A failure before the mount is ready: up the pipe from the server, else
+ * kept for the plan's walk. */
 static int cli_mount_fail(cli_mount *m, strata_err *e)
 {
-    return m->ready_fd >= 0 ? cli_mount_send_err(m->ready_fd, e) : cli_report(e);
+    if (m->ready_fd >= 0)
+        return cli_mount_send_err(m->ready_fd, e);
+    strata_err_free(m->fail);
+    m->fail = e;
+    return CLI_EXIT_FAIL;
 }
 
 /* Mounts, serves until the end, unmounts. Runs in the foreground command
@@ -269,8 +320,16 @@ static int cli_mount_serve(cli_mount *m)
      * lives: if it dies without unmounting, a sweep finds the record and
      * clears the dead mount. */
     registry_handle *reg = NULL;
+    serve *srv = NULL;
     if (!e) {
-        e = cli_register_mount(REGISTRY_KIND_MOUNT, "fuse", m->mountpoint, NULL, &reg);
+        e = cli_register_mount(m->serve ? REGISTRY_KIND_SERVE : REGISTRY_KIND_MOUNT, m->transport,
+                               m->mountpoint, NULL, &reg);
+        /* The socket goes up once the mount answers and the registry's
+         * directory, where it lives, exists. */
+        if (!e && m->serve) {
+            serve_opts so = {.v = v, .f = f, .mountpoint = m->mountpoint, .socket = m->sock};
+            e = serve_start(&so, &srv);
+        }
         if (e) {
             fusefs_destroy(f);
             f = NULL;
@@ -294,6 +353,9 @@ static int cli_mount_serve(cli_mount *m)
         pthread_mutex_lock(&sg.mu);
         sg.f = NULL;
         pthread_mutex_unlock(&sg.mu);
+        /* Clients still attached lose their slots; their commands see
+         * the mount gone. */
+        serve_stop(srv);
         if (e)
             code = cli_report(e);
     }
@@ -343,7 +405,7 @@ static int cli_mount_background(cli_mount *m)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
-        return cli_report(strata_err_sys(errno, NULL, "create a pipe"));
+        return cli_mount_fail(m, strata_err_sys(errno, NULL, "create a pipe"));
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -351,13 +413,14 @@ static int cli_mount_background(cli_mount *m)
         int err = errno;
         close(fds[0]);
         close(fds[1]);
-        return cli_report(strata_err_sys(err, NULL, "start the mount server"));
+        return cli_mount_fail(m, strata_err_sys(err, NULL, "start the mount server"));
     }
     if (pid > 0) {
         close(fds[1]);
         return cli_mount_await(m, pid, fds[0]);
     }
     close(fds[0]);
+    m->in_server = true;
     /* Out of the terminal's process group: a Ctrl-C meant for the
      * command that started it must not end a mount that lives on. */
     setsid();
@@ -371,7 +434,7 @@ static int cli_mount_background(cli_mount *m)
 
 /* ---- --backend none ---------------------------------------------------- */
 
-static int cli_mount_none(cli_mount *m)
+static strata_err *cli_mount_none(cli_mount *m)
 {
     store *s = NULL;
     manifest *ms[CLI_MOUNT_MAX_LAYERS] = {0};
@@ -391,13 +454,8 @@ static int cli_mount_none(cli_mount *m)
         manifest_free(ms[i]);
     if (s)
         store_close(s);
-    if (e)
-        return cli_report(e);
-    if (!m->ctx->quiet)
-        fprintf(stderr,
-                "wrote %u layer%s out at %s in %.2f s (backend none: a copy, not a mount)\n",
-                m->nrefs, cli_plural(m->nrefs), m->mountpoint, cli_now() - t0);
-    return CLI_EXIT_OK;
+    m->none_seconds = cli_now() - t0;
+    return e;
 }
 
 /* ---- the command ------------------------------------------------------- */
@@ -429,6 +487,8 @@ static strata_err *cli_mount_upper(const char *upper, const char *mp_abs, char *
     return NULL;
 }
 
+static int cli_mount_start(cli_mount *mp, const char *upper, const char *backend, bool foreground);
+
 static int cli_mount_run(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -441,7 +501,7 @@ static int cli_mount_run(cli_ctx *ctx, int argc, char **argv)
     };
     static cli_mount m; /* large (layer names); one per process */
     m = (cli_mount){.ctx = ctx, .ready_fd = -1, .fo = {.no_open = true}};
-    const char *upper = NULL, *backend = "fuse";
+    const char *upper = NULL, *backend = NULL;
     bool foreground = false, threads = false;
     uint64_t n;
     int c, code;
@@ -475,72 +535,165 @@ static int cli_mount_run(cli_ctx *ctx, int argc, char **argv)
     }
     if (!cli_operands(ctx, argc, argv, 1, 1))
         return CLI_EXIT_USAGE;
-    bool fuse = strcmp(backend, "fuse") == 0;
-    if (!fuse && strcmp(backend, "none") != 0)
-        return cli_usage_error(ctx, "unknown backend '%s' (fuse or none)", backend);
-    if (!fuse && (foreground || threads))
-        return cli_usage_error(ctx, "%s applies to --backend fuse only",
+    bool known = !backend;
+    for (int t = 0; t < ENGINE_T_COUNT && !known; t++)
+        known = strcmp(backend, engine_transport_name((engine_transport)t)) == 0;
+    if (!known)
+        return cli_usage_error(ctx, "unknown backend '%s' (fuse, kext, fskit, nfs or none)",
+                               backend);
+    bool none = backend && strcmp(backend, "none") == 0;
+    if (none && (foreground || threads))
+        return cli_usage_error(ctx, "%s applies to a mount, not --backend none",
                                foreground ? "--foreground" : "--threads");
     if (m.nrefs == 0)
         return cli_usage_error(ctx, "give the layers to show with --layer REF");
-    if (!fuse && upper)
-        return cli_usage_error(ctx, "--upper applies to --backend fuse only");
+    if (none && upper)
+        return cli_usage_error(ctx, "--upper applies to a mount, not --backend none");
     m.mountpoint = argv[optind];
-    if (!fuse)
-        return cli_mount_none(&m);
-    /* Mounts of dead strata processes go first: one of them may even sit
-     * on this mountpoint. */
-    cli_sweep_quietly(ctx);
+    return cli_mount_start(&m, upper, backend, foreground);
+}
 
-    /* Everything that can fail before the server starts is checked here,
-     * where the error reaches the user directly. */
+/* One attempt of the plan: a FUSE server (this process in the
+ * foreground, else a forked one) or the view written out. A failure
+ * before the mount answers goes back to the walk, which tries the next
+ * transport; from then on the attempt is the command's outcome. */
+typedef struct cli_mount_walk {
+    cli_mount *m;
+    bool foreground;
+} cli_mount_walk;
+
+static strata_err *cli_mount_attempt(const plan_attempt *a, void *ctx)
+{
+    cli_mount_walk *w = ctx;
+    cli_mount *m = w->m;
+    switch (a->transport) {
+    case ENGINE_T_FUSE:
+    case ENGINE_T_KEXT:
+    case ENGINE_T_FSKIT: {
+        const fuse_lib *fl;
+        strata_err *e = fuse_lib_load(&fl);
+        if (e)
+            return e;
+        m->transport = engine_transport_name(a->transport);
+        m->mo = a->fuse;
+        if (a->transport == ENGINE_T_FSKIT)
+            m->mountpoint = a->mountpoint;
+        m->fail = NULL;
+        m->code = w->foreground ? cli_mount_serve(m) : cli_mount_background(m);
+        /* The forked server's outcome is its exit code, whatever it was:
+         * only the command walks on. */
+        if (m->in_server || m->code == CLI_EXIT_OK || !m->fail)
+            return NULL;
+        e = m->fail;
+        m->fail = NULL;
+        return e;
+    }
+    case ENGINE_T_NONE:
+        m->code = CLI_EXIT_OK;
+        return cli_mount_none(m);
+    default:
+        return strata_err_new(STRATA_E_UNSUPPORTED,
+                              "leave the transport to the plan, or pin fuse or none",
+                              "the %s transport is not in this version of strata",
+                              engine_transport_name(a->transport));
+    }
+}
+
+/* Whether the plan holds a transport that mounts. */
+static bool cli_mount_plan_mounts(const engine_plan *p)
+{
+    for (size_t i = 0; i < p->count; i++)
+        if (p->attempts[i].transport != ENGINE_T_NONE)
+            return true;
+    return false;
+}
+
+/* A view with an upper directory, or a serve, needs a mount: a copy
+ * cannot send writes anywhere else, nor show slots. */
+static strata_err *cli_mount_require(engine_plan *p, const char *why, const char *file)
+{
+    if (p->count && p->attempts[p->count - 1].transport == ENGINE_T_NONE)
+        p->count--;
+    p->mount_required = true;
+    p->warn_on_none = false;
+    if (p->count == 0)
+        return strata_err_new(STRATA_E_INVALID,
+                              "unpin mount.backend (or set it to a transport that mounts)",
+                              "%s needs a mount, and the config%s%s allows only backend none", why,
+                              file[0] ? " " : "", file);
+    return NULL;
+}
+
+/* What mount and serve share once their options are read: the plan for
+ * this machine and config, the checks that can fail before a server
+ * starts (here, where the error reaches the user directly), then the
+ * plan's attempts in order. */
+static int cli_mount_start(cli_mount *mp, const char *upper, const char *backend, bool foreground)
+{
+    static cli_plan cp;
+    cli_mount m = *mp;
+    cli_ctx *ctx = m.ctx;
+    plan_req req = {
+        .mountpoint = m.mountpoint,
+        .id = (unsigned long long)getpid(),
+        .read_only = !upper && !m.serve,
+    };
     char *abs = NULL, *upper_abs = NULL, *store_dir = NULL, *store_abs = NULL;
-    const fuse_lib *fl;
-    strata_err *e = fusefs_check_mountpoint(m.mountpoint, &abs);
+    strata_err *e = cli_plan_build(backend, &req, &cp);
+    bool mounts = !e && cli_mount_plan_mounts(&cp.p);
+    if (mounts) {
+        /* Mounts of dead strata processes go first: one of them may
+         * even sit on this mountpoint. */
+        cli_sweep_quietly(ctx);
+        e = fusefs_check_mountpoint(m.mountpoint, &abs);
+        /* Planned again for the absolute path, which the options name. */
+        if (!e) {
+            req.mountpoint = abs;
+            e = cli_plan_build(backend, &req, &cp);
+        }
+    }
+    if (!e && (upper || m.serve))
+        e = cli_mount_require(&cp.p, m.serve ? "serve" : "--upper", cp.file);
     if (!e && upper)
         e = cli_mount_upper(upper, abs, &upper_abs);
-    if (!e)
-        e = fuse_lib_load(&fl);
-    if (!e) {
-        fuse_mount_req req = {
-            .os = FUSE_OS_LINUX,
-            .backend = FUSE_BACKEND_DEVFUSE,
-            .uid = getuid(),
-            .read_only = !upper,
-            .mountpoint = abs,
-        };
-        e = fuse_mountopts_build(&req, &m.mo);
-    }
+    if (!e && m.serve)
+        e = serve_socket_path(NULL, abs, m.sock, sizeof(m.sock));
     /* The background server leaves its working directory: a relative
      * store path must not depend on it. */
     if (!e)
         e = cli_store_path(ctx, &store_dir);
     if (!e && (store_abs = realpath(store_dir, NULL)))
         ctx->store_dir = store_abs;
-    if (e) {
-        free(abs);
-        free(upper_abs);
-        free(store_dir);
-        return cli_report(e);
+    if (!e) {
+        if (abs)
+            m.mountpoint = abs;
+        m.upper = upper_abs;
+        const char *no_open = getenv("STRATA_FUSE_NO_OPEN");
+        if (no_open && strcmp(no_open, "0") == 0)
+            m.fo.no_open = false;
+        const char *inval = getenv("STRATA_FUSE_INVAL");
+        m.fo.inval_names = inval && strcmp(inval, "1") == 0;
+        cli_mount_walk w = {.m = &m, .foreground = foreground};
+        mounter_outcome mo;
+        e = mounter_walk(&cp.f, &cp.p, cli_mount_attempt, &w, &mo);
+        if (!e && !m.in_server)
+            cli_plan_say_fallback(ctx, m.serve ? "serve" : "mount", &cp, &mo,
+                                  "wrote the view out instead");
+        if (!e && mo.used == ENGINE_T_NONE && !ctx->quiet)
+            fprintf(stderr,
+                    "wrote %u layer%s out at %s in %.2f s (backend none: a copy, not a mount)\n",
+                    m.nrefs, cli_plural(m.nrefs), m.mountpoint, m.none_seconds);
     }
-    m.mountpoint = abs;
-    m.upper = upper_abs;
-    const char *no_open = getenv("STRATA_FUSE_NO_OPEN");
-    if (no_open && strcmp(no_open, "0") == 0)
-        m.fo.no_open = false;
-    const char *inval = getenv("STRATA_FUSE_INVAL");
-    m.fo.inval_names = inval && strcmp(inval, "1") == 0;
-    code = foreground ? cli_mount_serve(&m) : cli_mount_background(&m);
     free(abs);
     free(upper_abs);
     free(store_dir);
     free(store_abs);
-    return code;
+    return e ? cli_report(e) : m.code;
 }
 
 const cli_command cli_cmd_mount = {
     .name = "mount",
-    .usage = "mount [--layer REF]... [--upper DIR] [--backend fuse|none] [--foreground] "
+    .usage = "mount [--layer REF]... [--upper DIR] [--backend B] [--foreground] [--threads N] "
              "MOUNTPOINT",
     .summary = "show layers as one directory (a FUSE mount)",
     .help = "Shows the layers given with --layer merged at MOUNTPOINT: the first --layer is\n"
@@ -561,8 +714,14 @@ const cli_command cli_cmd_mount = {
             "  -l, --layer REF  a layer to show: a ref or sha256:<hex>; repeat, top first\n"
             "  --upper DIR      make the view writable; changes go to DIR (created if\n"
             "                   absent, outside MOUNTPOINT, one mount at a time)\n"
-            "  --backend B      fuse: a FUSE mount (the default); none: write the view out\n"
-            "                   at MOUNTPOINT (empty or absent) as plain files instead\n"
+            "  --backend B      pin a transport: fuse (a FUSE mount), kext or fskit\n"
+            "                   (macFUSE), nfs, or none (write the view out at\n"
+            "                   MOUNTPOINT, empty or absent, as plain files). Default:\n"
+            "                   the plan ('strata doctor'): the first transport that\n"
+            "                   mounts here, else (mount.enabled: auto) none, with one\n"
+            "                   line saying why; mount.enabled and mount.backend in\n"
+            "                   strata.yaml or STRATA_MOUNT_ENABLED / STRATA_MOUNT_BACKEND\n"
+            "                   change it. --upper needs a mount, never none.\n"
             "  --foreground     serve from this process until unmounted or interrupted\n"
             "  --threads N      FUSE server threads, 1-64 (default 2)\n"
             "\n"
@@ -574,4 +733,77 @@ const cli_command cli_cmd_mount = {
             "                   invalidate each name a create, rename or remove touched,\n"
             "                   as macFUSE mounts do (a test of that path on Linux)\n",
     .run = cli_mount_run,
+};
+
+/* ---- strata serve ------------------------------------------------------ */
+
+enum { CLI_OPT_SLOTS = CLI_OPT_THREADS + 1 };
+
+static int cli_serve_run(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"slots", required_argument, NULL, CLI_OPT_SLOTS},
+        {"foreground", no_argument, NULL, CLI_OPT_FOREGROUND},
+        {"threads", required_argument, NULL, CLI_OPT_THREADS},
+        {0},
+    };
+    static cli_mount m;
+    m = (cli_mount){
+        .ctx = ctx,
+        .ready_fd = -1,
+        .fo = {.no_open = true},
+        .serve = true,
+        .slots = SERVE_DEFAULT_SLOTS,
+    };
+    bool foreground = false;
+    uint64_t n;
+    int c, code;
+    while ((c = cli_getopt(ctx, argc, argv, "", longopts, &code)) != CLI_OPT_END) {
+        switch (c) {
+        case CLI_OPT_EXIT:
+            return code;
+        case CLI_OPT_SLOTS:
+            if (!cli_parse_uint(optarg, 1, SERVE_SLOT_MAX, &n))
+                return cli_usage_error(ctx, "--slots takes a number from 1 to %u, not '%s'",
+                                       SERVE_SLOT_MAX, optarg);
+            m.slots = (uint32_t)n + 1; /* slot 0 is the directory of slots */
+            break;
+        case CLI_OPT_FOREGROUND:
+            foreground = true;
+            break;
+        case CLI_OPT_THREADS:
+            if (!cli_parse_uint(optarg, 1, FUSEFS_MAX_THREADS, &n))
+                return cli_usage_error(ctx, "--threads takes a number from 1 to %d, not '%s'",
+                                       FUSEFS_MAX_THREADS, optarg);
+            m.fo.max_threads = (unsigned)n;
+            break;
+        }
+    }
+    if (!cli_operands(ctx, argc, argv, 1, 1))
+        return CLI_EXIT_USAGE;
+    m.mountpoint = argv[optind];
+    return cli_mount_start(&m, NULL, NULL, foreground);
+}
+
+const cli_command cli_cmd_serve = {
+    .name = "serve",
+    .usage = "serve [--slots N] [--foreground] [--threads N] MOUNTPOINT",
+    .summary = "hold one FUSE mount whose slots runs attach their views to",
+    .help = "Mounts a directory of slots at MOUNTPOINT and serves it until 'strata umount\n"
+            "MOUNTPOINT'. 'strata run --server MOUNTPOINT' (or STRATA_SERVER=MOUNTPOINT)\n"
+            "then asks this server for a slot showing its layers, with writes going to an\n"
+            "upper directory of its own; runs in MOUNTPOINT/<slot>; captures the upper as\n"
+            "its output; and gives the slot back. No mount per run: a run costs a request\n"
+            "on the control socket, and many runs share the server at once.\n"
+            "\n"
+            "The control socket lives in $XDG_RUNTIME_DIR/strata (else /tmp/strata-<uid>),\n"
+            "mode 0600, and answers the server's owner (and root) only. A client's slots\n"
+            "are given back when its connection closes, whatever ended it. The protocol\n"
+            "is in docs/ENGINE.md.\n"
+            "\n"
+            "Options:\n"
+            "  --slots N       how many views may be shown at once, 1-65535 (default 1023)\n"
+            "  --foreground    serve from this process until unmounted or interrupted\n"
+            "  --threads N     FUSE server threads, 1-64 (default 2)\n",
+    .run = cli_serve_run,
 };

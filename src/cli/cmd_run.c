@@ -1,6 +1,11 @@
-/* `strata run [--layer REF]... [--out REF] [--backend B] [--cwd SUBDIR] --
- * CMD [ARG]...`: runs a command in a sandbox that shows a view of layers,
- * and captures what it changed as a new layer.
+/* `strata run [--layer REF]... [--out REF] [--backend B] [--server MP]
+ * [--cwd SUBDIR] -- CMD [ARG]...`: runs a command in a sandbox that shows a
+ * view of layers, and captures what it changed as a new layer.
+ *
+ * The view is a mount of its own (the transport plan's choice), or, with
+ * a server (--server, STRATA_SERVER), a slot of `strata serve`: attached
+ * with an upper directory of the run's own, given back when the command
+ * ends, and captured here exactly as a mount's upper is.
  *
  * The command's own standard output and error are left to it: strata says
  * what it captured on stderr only. A command that fails (non-zero exit, or
@@ -25,9 +30,10 @@
 #include "engine/facts.h"
 #include "engine/mounter.h"
 #include "engine/plan.h"
+#include "engine/serve_client.h"
 #include "transport/sandbox.h"
 
-enum { CLI_OPT_LAYER = CLI_OPT_BASE, CLI_OPT_OUT, CLI_OPT_BACKEND, CLI_OPT_CWD };
+enum { CLI_OPT_LAYER = CLI_OPT_BASE, CLI_OPT_OUT, CLI_OPT_BACKEND, CLI_OPT_CWD, CLI_OPT_SERVER };
 
 #define CLI_RUN_MAX_LAYERS 256
 
@@ -136,7 +142,45 @@ typedef struct cli_run_opts {
     const char *out;
     const char *backend; /* NULL: the plan's choice */
     const char *cwd;
+    const char *server; /* a `strata serve` mountpoint, or NULL */
 } cli_run_opts;
+
+/* A slot of a server, while the run holds one. */
+typedef struct cli_run_slot {
+    serve_client *cl;
+    uint16_t slot;
+    bool attached;
+} cli_run_slot;
+
+/* Gives the slot back: after the answer nothing more lands in the upper
+ * directory, which may then be captured or removed. */
+static strata_err *cli_run_slot_give_back(cli_run_slot *rs)
+{
+    if (!rs->attached)
+        return NULL;
+    rs->attached = false;
+    return serve_client_detach(rs->cl, rs->slot);
+}
+
+/* Opens a slot sandbox on the server at o->server. No server there is
+ * STRATA_E_NOTFOUND, for the caller to fall back on a mount of its own. */
+static strata_err *cli_run_slot_open(store *s, const cli_run_opts *o, const strata_digest *d,
+                                     cli_run_slot *rs, sandbox **sb)
+{
+    strata_err *e = serve_client_open(o->server, &rs->cl);
+    if (!e)
+        e = sandbox_open(s, d, o->nlayers, SANDBOX_SLOT, NULL, sb);
+    uint32_t gen = 0;
+    if (!e)
+        e = serve_client_attach(rs->cl, sandbox_upper(*sb), d, o->nlayers, &rs->slot, &gen);
+    if (!e) {
+        rs->attached = true;
+        char root[PATH_MAX];
+        snprintf(root, sizeof(root), "%s/%u", serve_client_mountpoint(rs->cl), (unsigned)rs->slot);
+        e = sandbox_set_root(*sb, root);
+    }
+    return e;
+}
 
 /* Resolves the view's layers, top first (the first --layer is the top). */
 static strata_err *cli_run_resolve(store *s, const cli_run_opts *o, strata_digest *d)
@@ -149,63 +193,24 @@ static strata_err *cli_run_resolve(store *s, const cli_run_opts *o, strata_diges
     return NULL;
 }
 
-/* What a user calls a transport in a message. */
-static const char *cli_run_transport_label(engine_transport t)
-{
-    switch (t) {
-    case ENGINE_T_FUSE:
-        return "FUSE";
-    case ENGINE_T_KEXT:
-        return "macFUSE";
-    case ENGINE_T_FSKIT:
-        return "FSKit";
-    case ENGINE_T_NFS:
-        return "NFS";
-    default:
-        return "";
-    }
-}
-
 /* Opens the sandbox over the transport plan: config (file, STRATA_*,
  * --backend) and this machine's facts decide the order, and the mounter
  * takes the first that works. Falling to none where a mount was wanted
- * says why in one line: the preferred transport's failure and what to do
- * about it (`strata doctor` shows every transport). */
+ * says why in one line. */
 static strata_err *cli_run_sandbox(cli_ctx *ctx, store *s, const cli_run_opts *o,
                                    const strata_digest *d, sandbox **sb)
 {
-    static engine_facts f;
-    static config_layer flags;
-    static engine_config cfg;
-    static engine_plan p;
-    static char file[CONFIG_PATH_MAX];
-    facts_probe(&f);
-    config_env env;
-    config_env_get(&env);
-    memset(&flags, 0, sizeof(flags));
-    strata_err *e = NULL;
-    if (o->backend)
-        e = config_layer_set(f.os, &flags, "mount.backend", o->backend, "--backend", &env);
-    char cwd[PATH_MAX];
-    if (!getcwd(cwd, sizeof(cwd)))
-        snprintf(cwd, sizeof(cwd), "/");
-    if (!e)
-        e = config_resolve(f.os, cwd, &env, &flags, &cfg, file);
+    static cli_plan cp;
     const char *tmp = getenv("TMPDIR");
     char mp[PATH_MAX];
     snprintf(mp, sizeof(mp), "%s/strata-run", tmp && *tmp ? tmp : "/tmp");
     plan_req req = {.mountpoint = mp, .id = (unsigned long long)getpid()};
-    if (!e)
-        e = plan_build(&f, &cfg, &req, &p);
     mounter_outcome mo;
+    strata_err *e = cli_plan_build(o->backend, &req, &cp);
     if (!e)
-        e = mounter_sandbox(s, d, o->nlayers, &f, &p, sb, &mo);
-    if (!e && mo.fell_to_none && p.warn_on_none && mo.nfailed && !ctx->quiet) {
-        const mounter_failed *m = &mo.failed[0];
-        fprintf(stderr, "strata run: no %s mount (%s); running with backend none%s%s\n",
-                cli_run_transport_label(m->transport), m->msg, m->hint[0] ? ". To mount: " : "",
-                m->hint);
-    }
+        e = mounter_sandbox(s, d, o->nlayers, &cp.f, &cp.p, sb, &mo);
+    if (!e)
+        cli_plan_say_fallback(ctx, "run", &cp, &mo, "running with backend none");
     return e;
 }
 
@@ -223,8 +228,8 @@ static void cli_run_say_captured(const cli_ctx *ctx, const cli_run_opts *o,
 
 /* Runs the command in the sandbox and captures its changes when it
  * succeeds; returns strata's exit code (the command's), or sets *err. */
-static int cli_run_in(cli_ctx *ctx, store *s, const cli_run_opts *o, sandbox *sb, char **cmd,
-                      const char *cwd, strata_err **err)
+static int cli_run_in(cli_ctx *ctx, store *s, const cli_run_opts *o, sandbox *sb, cli_run_slot *rs,
+                      char **cmd, const char *cwd, strata_err **err)
 {
     char *dir = cwd && *cwd ? path_join(sandbox_root(sb), cwd) : strdup(sandbox_root(sb));
     if (!dir) {
@@ -251,7 +256,9 @@ static int cli_run_in(cli_ctx *ctx, store *s, const cli_run_opts *o, sandbox *sb
     } else {
         strata_digest out;
         layer_diff_stats st = {0};
-        e = sandbox_capture(sb, &out, &st);
+        e = cli_run_slot_give_back(rs);
+        if (!e)
+            e = sandbox_capture(sb, &out, &st);
         if (!e && o->out)
             e = store_ref_set(s, o->out, &out);
         if (e) {
@@ -271,6 +278,7 @@ static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
         {"out", required_argument, NULL, CLI_OPT_OUT},
         {"backend", required_argument, NULL, CLI_OPT_BACKEND},
         {"cwd", required_argument, NULL, CLI_OPT_CWD},
+        {"server", required_argument, NULL, CLI_OPT_SERVER},
         {0},
     };
     static cli_run_opts o; /* large (layer names); one per process */
@@ -298,8 +306,18 @@ static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
         case CLI_OPT_CWD:
             o.cwd = optarg;
             break;
+        case CLI_OPT_SERVER:
+            o.server = optarg;
+            break;
         }
     }
+    if (o.server && o.backend)
+        return cli_usage_error(ctx, "--server and --backend exclude each other");
+    /* The environment's server stands back for a backend on the command
+     * line. */
+    const char *env_server = getenv("STRATA_SERVER");
+    if (!o.server && !o.backend && env_server && *env_server)
+        o.server = env_server;
     if (optind >= argc)
         return cli_usage_error(ctx, "missing the command to run (after --)");
     if (o.backend && strcmp(o.backend, "none") != 0 && strcmp(o.backend, "fuse") != 0)
@@ -322,6 +340,7 @@ static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
     cli_run_catch(old);
     store *s = NULL;
     sandbox *sb = NULL;
+    cli_run_slot rs = {0};
     static strata_digest d[CLI_RUN_MAX_LAYERS];
     int rc = CLI_EXIT_FAIL;
     strata_err *e = cli_open_store(ctx, CLI_STORE_WRITE, &s);
@@ -334,15 +353,36 @@ static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
      * were some). */
     if (!e && !(o.backend && strcmp(o.backend, "none") == 0))
         cli_sweep_quietly(ctx);
-    if (!e)
+    if (!e && o.server) {
+        e = cli_run_slot_open(s, &o, d, &rs, &sb);
+        if (e && e->code == STRATA_E_NOTFOUND && !sb) {
+            /* No server: the run mounts a view of its own, and says so. */
+            if (!ctx->quiet)
+                fprintf(stderr, "strata run: %s; mounting a view of its own\n", e->msg);
+            strata_err_free(e);
+            e = NULL;
+            serve_client_close(rs.cl);
+            rs.cl = NULL;
+        }
+    }
+    if (!e && !rs.cl)
         e = cli_run_sandbox(ctx, s, &o, d, &sb);
     /* A mounted sandbox is registered while the command runs, so that a
-     * sweep can clear it (and its directory) if strata dies. */
+     * sweep can clear it (and its directory) if strata dies; so is a
+     * slot's directory. */
     registry_handle *reg = NULL;
-    if (!e && sandbox_mounted(sb))
-        e = cli_register_mount(REGISTRY_KIND_RUN, "fuse", sandbox_root(sb), sandbox_dir(sb), &reg);
+    if (!e && (sandbox_mounted(sb) || rs.cl))
+        e = cli_register_mount(rs.cl ? REGISTRY_KIND_SLOT : REGISTRY_KIND_RUN, "fuse",
+                               sandbox_root(sb), sandbox_dir(sb), &reg);
     if (!e)
-        rc = cli_run_in(ctx, s, &o, sb, cmd, cwd, &e);
+        rc = cli_run_in(ctx, s, &o, sb, &rs, cmd, cwd, &e);
+    /* The slot goes back before its upper directory is removed. */
+    strata_err *ge = cli_run_slot_give_back(&rs);
+    if (!e)
+        e = ge;
+    else
+        strata_err_free(ge);
+    serve_client_close(rs.cl);
     strata_err *ce = sandbox_close(sb);
     /* After the unmount and the removal: the record lasts as long as they. */
     strata_err *ue = registry_unregister(reg);
@@ -369,8 +409,8 @@ static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
 
 const cli_command cli_cmd_run = {
     .name = "run",
-    .usage = "run [--layer REF]... [--out REF] [--backend fuse|none] [--cwd SUBDIR] -- CMD "
-             "[ARG]...",
+    .usage = "run [--layer REF]... [--out REF] [--backend fuse|none] [--server MOUNTPOINT] "
+             "[--cwd SUBDIR] -- CMD [ARG]...",
     .summary = "run a command in a view of layers; capture its changes",
     .help = "Runs CMD in a sandbox that shows the view of the given layers (the first\n"
             "--layer on top), then captures what CMD created, changed and deleted as a\n"
@@ -390,6 +430,12 @@ const cli_command cli_cmd_run = {
             "                    mount.backend in strata.yaml or STRATA_MOUNT_ENABLED /\n"
             "                    STRATA_MOUNT_BACKEND change it. Either captures the\n"
             "                    same layer.\n"
+            "  --server MP       take a slot of the 'strata serve' at MP instead of\n"
+            "                    mounting: CMD runs in MP/<slot>, its writes go to an\n"
+            "                    upper directory of this run's own, and the slot is\n"
+            "                    given back when CMD ends. Default: STRATA_SERVER. With\n"
+            "                    no server there, the run mounts its own view, and says\n"
+            "                    so. Excludes --backend.\n"
             "  --cwd SUBDIR      run CMD in SUBDIR of the view (default: its root)\n"
             "\n"
             "What strata has to say goes to stderr: the captured layer's digest and\n"

@@ -26,7 +26,8 @@ static size_t cli_umount_owners(registry *r, const char *mp, char ids[][REGISTRY
     if (registry_list(r, &es, &n) != NULL)
         return 0; /* no registry to go by: nothing to wait for */
     for (size_t i = 0; i < n && k < max; i++)
-        if (es[i].state == REGISTRY_LIVE && es[i].rec.kind == REGISTRY_KIND_MOUNT &&
+        if (es[i].state == REGISTRY_LIVE &&
+            (es[i].rec.kind == REGISTRY_KIND_MOUNT || es[i].rec.kind == REGISTRY_KIND_SERVE) &&
             strcmp(es[i].rec.mountpoint, mp) == 0)
             memcpy(ids[k++], es[i].id, REGISTRY_ID_LEN + 1);
     free(es);

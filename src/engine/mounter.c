@@ -1,4 +1,5 @@
-/* Tries a plan's attempts in order for a sandbox (see mounter.h). */
+/* Tries a plan's attempts in order, for a sandbox or for whatever the
+ * caller mounts (see mounter.h). */
 #include <stdio.h>
 #include <string.h>
 
@@ -42,10 +43,9 @@ static strata_err *mounter_try(store *s, const strata_digest *layers, size_t n,
     }
 }
 
-strata_err *mounter_sandbox(store *s, const strata_digest *layers, size_t n, const engine_facts *f,
-                            const engine_plan *p, sandbox **out, mounter_outcome *o)
+strata_err *mounter_walk(const engine_facts *f, const engine_plan *p, mounter_try_fn try_one,
+                         void *ctx, mounter_outcome *o)
 {
-    *out = NULL;
     memset(o, 0, sizeof(*o));
     engine_failure failed[PLAN_MAX] = {0};
     for (size_t i = 0; i < p->count; i++) {
@@ -55,7 +55,7 @@ strata_err *mounter_sandbox(store *s, const strata_digest *layers, size_t n, con
             mounter_keep(o, a->transport, a->skip, false, a->why, a->hint);
             continue;
         }
-        strata_err *e = mounter_try(s, layers, n, a, out);
+        strata_err *e = try_one(a, ctx);
         if (!e) {
             o->used = a->transport;
             o->fell_to_none = a->transport == ENGINE_T_NONE && o->nfailed > 0;
@@ -80,4 +80,26 @@ strata_err *mounter_sandbox(store *s, const strata_digest *layers, size_t n, con
         strata_err_free(e);
     }
     return plan_all_failed(p, failed);
+}
+
+/* What mounter_sandbox's attempts need. */
+typedef struct mounter_sandbox_ctx {
+    store *s;
+    const strata_digest *layers;
+    size_t n;
+    sandbox **out;
+} mounter_sandbox_ctx;
+
+static strata_err *mounter_sandbox_try(const plan_attempt *a, void *ctx)
+{
+    mounter_sandbox_ctx *c = ctx;
+    return mounter_try(c->s, c->layers, c->n, a, c->out);
+}
+
+strata_err *mounter_sandbox(store *s, const strata_digest *layers, size_t n, const engine_facts *f,
+                            const engine_plan *p, sandbox **out, mounter_outcome *o)
+{
+    *out = NULL;
+    mounter_sandbox_ctx c = {.s = s, .layers = layers, .n = n, .out = out};
+    return mounter_walk(f, p, mounter_sandbox_try, &c, o);
 }

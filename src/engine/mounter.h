@@ -32,6 +32,18 @@ typedef struct mounter_outcome {
     mounter_failed failed[PLAN_MAX]; /* in plan order */
 } mounter_outcome;
 
+/* One attempt: mounts as a says (its transport, mountpoint and options),
+ * or fails leaving nothing mounted. A failure's sys_errno and message
+ * are what the failure is classified by. */
+typedef strata_err *(*mounter_try_fn)(const plan_attempt *a, void *ctx);
+
+/* Walks p: each usable attempt is tried with try_one until one works;
+ * each that does not is kept in *o with its hint. A failure of none (the
+ * view written out) ends the walk with that error: it is no mount that
+ * could fail over. For `strata mount`, whose server outlives the call. */
+strata_err *mounter_walk(const engine_facts *f, const engine_plan *p, mounter_try_fn try_one,
+                         void *ctx, mounter_outcome *o);
+
 /* Opens a sandbox of the view of layers (top first) over the first
  * attempt of p that works. The store must be open for writing. */
 strata_err *mounter_sandbox(store *s, const strata_digest *layers, size_t n, const engine_facts *f,

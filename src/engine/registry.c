@@ -39,7 +39,16 @@ struct registry_handle {
 
 const char *registry_kind_name(registry_kind k)
 {
-    return k == REGISTRY_KIND_RUN ? "run" : "mount";
+    switch (k) {
+    case REGISTRY_KIND_RUN:
+        return "run";
+    case REGISTRY_KIND_SERVE:
+        return "serve";
+    case REGISTRY_KIND_SLOT:
+        return "slot";
+    default:
+        return "mount";
+    }
 }
 
 const char *registry_state_name(registry_state s)
@@ -190,6 +199,10 @@ static strata_err *registry_decode_line(const char *k, size_t klen, const char *
             out->kind = REGISTRY_KIND_MOUNT;
         else if (vlen == 3 && memcmp(v, "run", 3) == 0)
             out->kind = REGISTRY_KIND_RUN;
+        else if (vlen == 5 && memcmp(v, "serve", 5) == 0)
+            out->kind = REGISTRY_KIND_SERVE;
+        else if (vlen == 4 && memcmp(v, "slot", 4) == 0)
+            out->kind = REGISTRY_KIND_SLOT;
         else
             return registry_corrupt("a bad %s", name);
         return NULL;

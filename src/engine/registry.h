@@ -22,10 +22,14 @@
  *   strata-registry 1
  *   id=3f0c9a1b2d4e5f60
  *   pid=12345
- *   kind=mount                       (mount: strata mount; run: strata run)
+ *   kind=mount                       (mount: strata mount; run: strata run;
+ *                                     serve: strata serve, whose control
+ *                                     socket serve_socket_path names;
+ *                                     slot: strata run in a slot of a
+ *                                     serve, mountpoint=<mount>/<slot>)
  *   transport=fuse
  *   mountpoint=/home/u/mnt
- *   dir=/tmp/strata-run-Ab12Cd       (run only: its temporary directory)
+ *   dir=/tmp/strata-run-Ab12Cd       (run and slot: the run's temporary directory)
  *   started=1760000000               (Unix seconds)
  *
  * Unknown keys are ignored (a later version may add some); anything else
@@ -48,6 +52,8 @@
 typedef enum {
     REGISTRY_KIND_MOUNT, /* strata mount: a server that serves until unmounted */
     REGISTRY_KIND_RUN,   /* strata run: a sandbox for one command */
+    REGISTRY_KIND_SERVE, /* strata serve: a mount of slots, with a control socket */
+    REGISTRY_KIND_SLOT,  /* strata run in a slot of a serve: a directory, not a mount */
 } registry_kind;
 
 typedef struct registry_record {
@@ -79,7 +85,7 @@ typedef struct registry_entry {
 typedef struct registry registry;
 typedef struct registry_handle registry_handle;
 
-/* "mount" / "run". */
+/* "mount" / "run" / "serve" / "slot". */
 const char *registry_kind_name(registry_kind k);
 /* "live", "dead", "corrupt", "orphan". */
 const char *registry_state_name(registry_state s);

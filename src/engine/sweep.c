@@ -20,6 +20,7 @@
 #endif
 
 #include "base/fsutil.h"
+#include "engine/serve.h"
 #include "engine/sweep.h"
 #include "transport/fuse.h"
 
@@ -46,7 +47,8 @@ sweep_action sweep_decide(engine_os os, const registry_entry *e, const char *fst
         return SWEEP_KEEP;
     if (e->state != REGISTRY_DEAD)
         return SWEEP_FORGET;
-    if (!fstype)
+    /* A slot is a directory of a serve's mount, never a mount itself. */
+    if (!fstype || e->rec.kind == REGISTRY_KIND_SLOT)
         return SWEEP_FORGET;
     if (live_owner_of_mountpoint || !sweep_is_strata_fstype(os, e->rec.transport, fstype))
         return SWEEP_FOREIGN;
@@ -76,6 +78,14 @@ bool sweep_run_dir_ok(const char *dir, const char *mp)
     size_t dl = strlen(dir);
     if (dl < 2 || dir[0] != '/' || strncmp(mp, dir, dl) != 0 || mp[dl] != '/' ||
         strchr(mp + dl + 1, '/') || !mp[dl + 1])
+        return false;
+    return sweep_slot_dir_ok(dir);
+}
+
+bool sweep_slot_dir_ok(const char *dir)
+{
+    size_t dl = strlen(dir);
+    if (dl < 2 || dir[0] != '/')
         return false;
     const char *base = strrchr(dir, '/') + 1;
     if (strncmp(base, "strata-run-", 11) != 0 || !base[11])
@@ -182,8 +192,10 @@ static bool sweep_force_unmount(const char *mp, char *msg, size_t cap)
 static void sweep_remove_run_dir(sweep_item *it)
 {
     const registry_record *rec = &it->rec;
-    if (rec->kind != REGISTRY_KIND_RUN || !rec->dir[0] ||
-        !sweep_run_dir_ok(rec->dir, rec->mountpoint))
+    bool ok = rec->kind == REGISTRY_KIND_RUN    ? sweep_run_dir_ok(rec->dir, rec->mountpoint)
+              : rec->kind == REGISTRY_KIND_SLOT ? sweep_slot_dir_ok(rec->dir)
+                                                : false;
+    if (!rec->dir[0] || !ok)
         return;
     struct stat st;
     if (lstat(rec->dir, &st) < 0) {
@@ -250,6 +262,25 @@ static void sweep_one(const registry_entry *ents, size_t n, const registry_entry
         return;
     }
     it->record_removed = true;
+}
+
+/* Removes the control socket of a dead serve, unless a live owner of the
+ * same mountpoint (a new serve) uses that name now. */
+static void sweep_remove_socket(registry *r, const registry_entry *ents, size_t n,
+                                const registry_record *rec)
+{
+    if (sweep_live_at(ents, n, rec->mountpoint))
+        return;
+    char root[REGISTRY_PATH_MAX], sock[SERVE_SOCK_MAX];
+    snprintf(root, sizeof(root), "%s", registry_path(r));
+    char *slash = strrchr(root, '/'); /* the records live in <root>/mounts */
+    if (slash)
+        *slash = '\0';
+    strata_err *e = serve_socket_path(root, rec->mountpoint, sock, sizeof(sock));
+    struct stat st;
+    if (!e && lstat(sock, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_uid == geteuid())
+        (void)unlink(sock);
+    strata_err_free(e);
 }
 
 static bool sweep_push(sweep_report *rep, size_t *cap, sweep_item **out)
@@ -342,6 +373,8 @@ strata_err *sweep_run(registry *r, sweep_report *out)
         it->state = en->state;
         it->rec = en->rec;
         sweep_one(ents, n, en, h, it);
+        if (it->rec.kind == REGISTRY_KIND_SERVE && it->record_removed)
+            sweep_remove_socket(r, ents, n, &it->rec);
     }
 #ifdef __APPLE__
     if (!e)

@@ -70,6 +70,11 @@ bool sweep_volume_stale(const char *name, uid_t uid, const char *const *live_mou
  * (The sweep also checks that it is a directory of this user.) Pure. */
 bool sweep_run_dir_ok(const char *dir, const char *mp);
 
+/* The same for a run in a slot of `strata serve` (REGISTRY_KIND_SLOT),
+ * whose directory holds only the upper: an absolute path without "." or
+ * ".." components, named strata-run-*. Pure. */
+bool sweep_slot_dir_ok(const char *dir);
+
 typedef struct sweep_item {
     char id[REGISTRY_ID_LEN + 1]; /* "" for a macOS volume */
     registry_state state;         /* DEAD, CORRUPT or ORPHAN */

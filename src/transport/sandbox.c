@@ -118,6 +118,11 @@ strata_err *sandbox_open(store *s, const strata_digest *layers, size_t n, sandbo
     }
     if (!e && kind == SANDBOX_FUSE) {
         e = sandbox_mount(sb, layers, n, opts);
+    } else if (!e && kind == SANDBOX_SLOT) {
+        if (!(sb->upper = path_join(sb->tmp, "upper")))
+            e = sandbox_oom();
+        else
+            e = sandbox_mkdir(sb->upper);
     } else if (!e) {
         if (!(sb->root = path_join(sb->tmp, "root")))
             e = sandbox_oom();
@@ -138,6 +143,21 @@ strata_err *sandbox_open(store *s, const strata_digest *layers, size_t n, sandbo
 const char *sandbox_root(const sandbox *sb)
 {
     return sb->root;
+}
+
+const char *sandbox_upper(const sandbox *sb)
+{
+    return sb->upper;
+}
+
+strata_err *sandbox_set_root(sandbox *sb, const char *root)
+{
+    char *r = strdup(root);
+    if (!r)
+        return sandbox_oom();
+    free(sb->root);
+    sb->root = r;
+    return NULL;
 }
 
 const char *sandbox_dir(const sandbox *sb)
@@ -193,7 +213,8 @@ strata_err *sandbox_capture(sandbox *sb, strata_digest *out, layer_diff_stats *s
 {
     if (sb->kind == SANDBOX_NONE)
         return none_capture(sb->nsb, NULL, out, st);
-    sandbox_unmount(sb);
+    if (sb->kind == SANDBOX_FUSE)
+        sandbox_unmount(sb);
     strata_buf enc;
     buf_init(&enc);
     strata_err *e = sandbox_capture_upper(sb, &enc, st);

@@ -7,6 +7,11 @@
  *          same whatever the view's size.
  *   none   the view is written out as plain files (see none.h), and the
  *          directory is compared with the view afterwards.
+ *   slot   the view is shown by somebody else, a slot of `strata serve`:
+ *          the sandbox makes the upper directory (sandbox_upper) for the
+ *          caller to attach, and captures it once the caller has given
+ *          the slot back. The caller says where the view shows
+ *          (sandbox_set_root).
  *
  * Both capture the same layer for the same changes: the canonical diff
  * between the view and the tree the command left (layer_diff), so an
@@ -25,6 +30,7 @@
 typedef enum {
     SANDBOX_FUSE,
     SANDBOX_NONE,
+    SANDBOX_SLOT,
 } sandbox_kind;
 
 typedef struct sandbox sandbox;
@@ -42,8 +48,14 @@ typedef struct sandbox_opts {
 strata_err *sandbox_open(store *s, const strata_digest *layers, size_t n, sandbox_kind kind,
                          const sandbox_opts *opts, sandbox **out);
 
-/* The directory showing the view, where the command runs. */
+/* The directory showing the view, where the command runs (a slot's: NULL
+ * until sandbox_set_root). */
 const char *sandbox_root(const sandbox *sb);
+
+/* A slot sandbox: the upper directory the view's writes must land in,
+ * and where the view shows once attached (copied). */
+const char *sandbox_upper(const sandbox *sb);
+strata_err *sandbox_set_root(sandbox *sb, const char *root);
 
 /* The temporary directory holding everything (the root is inside it),
  * for the mount registry: a sweep removes it after a dead run. */
@@ -53,8 +65,8 @@ const char *sandbox_dir(const sandbox *sb);
 bool sandbox_mounted(const sandbox *sb);
 
 /* Ends the command's access (a FUSE mount is unmounted: lazily, if a
- * process still uses it) and stores what changed as a layer; *out gets
- * its digest. Once only. */
+ * process still uses it; a slot must have been given back) and stores
+ * what changed as a layer; *out gets its digest. Once only. */
 strata_err *sandbox_capture(sandbox *sb, strata_digest *out, layer_diff_stats *st);
 
 /* Unmounts if needed, removes the temporary directory and frees sb

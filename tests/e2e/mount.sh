@@ -42,17 +42,40 @@ t_err "mount on a missing mountpoint: two-line error" 1 "$STRATA" mount --layer 
 [[ "$ERR" == *"does not exist"* && "$ERR" == *"mkdir -p"* ]] &&
     t_ok "... which says what to do" || t_fail "... which says what to do" "$ERR"
 
-t_err "no libfuse: two-line error" 1 env STRATA_LIBFUSE=/nonexistent "$STRATA" mount --layer one "$s/mp"
-[[ "$ERR" == "strata: FUSE is not available"* ]] &&
-    t_ok "... FUSE is not available" || t_fail "... FUSE is not available" "$ERR"
+t_err "no libfuse, enabled: true: two-line error" 1 env STRATA_LIBFUSE=/nonexistent \
+    STRATA_MOUNT_ENABLED=true "$STRATA" mount --layer one "$s/mp"
+[[ "$ERR" == "strata: no transport could mount: fuse: libfuse3 is not installed"* &&
+    "$ERR" == *"hint: fuse: install FUSE 3: apt install fuse3"* ]] &&
+    t_ok "... which names FUSE's failure and its hint" ||
+    t_fail "... which names FUSE's failure and its hint" "$ERR"
 not_mounted "$s/mp" && t_ok "... and nothing is mounted" || t_fail "... and nothing is mounted"
+[ -z "$(ls -A "$s/mp")" ] && t_ok "... nor written" || t_fail "... nor written" "$(ls -A "$s/mp")"
+# enabled: auto (the Linux default) falls to none: the view is written out.
+mkdir -p "$s/mp-auto"
+t_cmd env STRATA_LIBFUSE=/nonexistent "$STRATA" mount --layer one "$s/mp-auto"
+[ "$RC" = 0 ] && cmp -s "$s/one/x" "$s/mp-auto/x" && not_mounted "$s/mp-auto" &&
+    t_ok "no libfuse, enabled: auto: the view is written out, not mounted" ||
+    t_fail "no libfuse, enabled: auto: the view is written out, not mounted" "$RC $ERR"
+[[ "$ERR" == "strata mount: no FUSE mount (libfuse3 is not installed); wrote the view out instead. To mount: install FUSE 3"* ]] &&
+    t_ok "... and one line says why and what to do" ||
+    t_fail "... and one line says why and what to do" "$ERR"
+t_err "no libfuse, --upper: a copy cannot take the writes" 1 env STRATA_LIBFUSE=/nonexistent \
+    "$STRATA" mount --layer one --upper "$s/up-nofuse" "$s/mp"
+[[ "$ERR" == "strata: no transport could mount: fuse: libfuse3 is not installed"* ]] &&
+    t_ok "... it lists what could not mount" || t_fail "... it lists what could not mount" "$ERR"
 
 t_err "--upper inside the mountpoint: two-line error" 1 "$STRATA" mount --layer one --upper "$s/mp/up" "$s/mp"
 [[ "$ERR" == *"inside the mountpoint"* ]] && t_ok "... says so" || t_fail "... says so" "$ERR"
 t_err "--upper with --backend none: usage error" 2 "$STRATA" mount --backend none --layer one --upper "$s/up" "$s/copy0"
 rmdir "$s/mp/up" 2>/dev/null
 t_err "no --layer: usage error" 2 "$STRATA" mount "$s/mp"
-t_err "unknown backend: usage error" 2 "$STRATA" mount --backend nfs --layer one "$s/mp"
+t_err "unknown backend: usage error" 2 "$STRATA" mount --backend smb --layer one "$s/mp"
+t_err "--backend nfs here: two-line error" 1 "$STRATA" mount --backend nfs --layer one "$s/mp"
+[[ "$ERR" == *"nfs: the kernel has no NFS client"* ]] && t_ok "... which says why" ||
+    t_fail "... which says why" "$ERR"
+t_err "--backend kext on Linux: two-line error" 1 "$STRATA" mount --backend kext --layer one "$s/mp"
+[[ "$ERR" == *"kext cannot work on Linux"* ]] && t_ok "... which says why" ||
+    t_fail "... which says why" "$ERR"
 t_err "umount of a directory that is no mount" 1 "$STRATA" umount "$s/mp"
 [[ "$ERR" == *"is not a mount point"* ]] && t_ok "... says so" || t_fail "... says so" "$ERR"
 t_err "umount of a mount that is not strata's" 1 "$STRATA" umount /proc

@@ -11,18 +11,25 @@
  *   strata-testtool gen-flat DIR NFILES SEED   NFILES files of 0..64 bytes in DIR
  *   strata-testtool cmp-random A B COUNT SEED  COUNT reads at random offsets and
  *                                              lengths of A and B must match
+ *   strata-testtool unix-talk SOCKET           stdin to a Unix stream socket, then
+ *                                              its replies to stdout until EOF
  *
- * Everything is a pure function of its arguments: the same SEED gives the
- * same bytes on every machine. */
+ * Everything but unix-talk is a pure function of its arguments: the same
+ * SEED gives the same bytes on every machine. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/digest.h"
@@ -431,6 +438,121 @@ static int tt_cmp_random(const char *a, const char *b, uint64_t count, uint64_t 
     return rc;
 }
 
+/* ---- unix-talk: raw bytes to and from a Unix stream socket ------------- */
+
+#define TT_TALK_SECONDS 10
+
+static int64_t tt_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Connects to the socket at path, sends all of stdin and shuts the write
+ * side down, then copies what comes back to stdout until the peer closes:
+ * a script's way to speak a line protocol, malformed or not. The socket
+ * and stdin are read as they become ready, so a peer that answers (or
+ * closes) before stdin ends is seen too; once the peer has closed, what
+ * is left of stdin is dropped. Everything must be over within
+ * TT_TALK_SECONDS. */
+static int tt_unix_talk(const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(a.sun_path)) {
+        errno = 0;
+        return tt_fail("socket path too long: %s", path);
+    }
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+        return tt_fail("create a socket for %s", path);
+    signal(SIGPIPE, SIG_IGN); /* a peer that closes early is an EPIPE, seen below */
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        return tt_fail("connect to %s", path);
+    }
+    int64_t deadline = tt_now_ms() + TT_TALK_SECONDS * 1000;
+    char in[65536], out[65536];
+    size_t in_len = 0, in_off = 0;
+    bool in_eof = false, sent_all = false;
+    int rc = 0;
+    for (;;) {
+        int64_t left = deadline - tt_now_ms();
+        if (left <= 0) {
+            fprintf(stderr, "strata-testtool: unix-talk %s: no end within %d s\n", path,
+                    TT_TALK_SECONDS);
+            rc = 1;
+            break;
+        }
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = -1}};
+        if (!sent_all) {
+            if (in_off < in_len)
+                p[0].events |= POLLOUT;
+            else
+                p[1] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+        }
+        int n = poll(p, 2, (int)left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = tt_fail("poll %s", path);
+            break;
+        }
+        if (p[1].revents) {
+            ssize_t r = read(STDIN_FILENO, in, sizeof(in));
+            if (r < 0 && errno != EINTR) {
+                rc = tt_fail("read stdin%s", "");
+                break;
+            }
+            if (r == 0)
+                in_eof = true;
+            in_len = r > 0 ? (size_t)r : 0;
+            in_off = 0;
+        }
+        if (p[0].revents & POLLOUT) {
+            /* Never blocks: the deadline holds for a peer that stops reading. */
+            ssize_t w = send(fd, in + in_off, in_len - in_off, MSG_DONTWAIT);
+            if (w < 0 && errno != EINTR && errno != EAGAIN) {
+                /* The peer has closed: what it said is still to be read. */
+                sent_all = true;
+                shutdown(fd, SHUT_WR);
+            } else if (w > 0) {
+                in_off += (size_t)w;
+            }
+        }
+        if (!sent_all && in_eof && in_off == in_len) {
+            sent_all = true;
+            if (shutdown(fd, SHUT_WR) < 0) {
+                rc = tt_fail("shut down the write side of %s", path);
+                break;
+            }
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t r = read(fd, out, sizeof(out));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0 && errno == ECONNRESET)
+                break; /* closed with our bytes unread: an end like EOF */
+            if (r < 0) {
+                rc = tt_fail("read %s", path);
+                break;
+            }
+            if (r == 0)
+                break;
+            errno = 0;
+            if (fwrite(out, 1, (size_t)r, stdout) != (size_t)r || fflush(stdout) != 0) {
+                rc = tt_fail("write stdout%s", "");
+                break;
+            }
+        }
+    }
+    close(fd);
+    return rc;
+}
+
 static int tt_usage(void)
 {
     fputs("usage: strata-testtool gen-file PATH SIZE SEED\n"
@@ -439,7 +561,8 @@ static int tt_usage(void)
           "       strata-testtool tree-list DIR\n"
           "       strata-testtool flip-byte FILE OFFSET\n"
           "       strata-testtool gen-flat DIR NFILES SEED\n"
-          "       strata-testtool cmp-random A B COUNT SEED\n",
+          "       strata-testtool cmp-random A B COUNT SEED\n"
+          "       strata-testtool unix-talk SOCKET\n",
           stderr);
     return 2;
 }
@@ -468,5 +591,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "cmp-random") == 0 && argc == 6 && tt_parse_u64(argv[4], &a) &&
         tt_parse_u64(argv[5], &b))
         return tt_cmp_random(argv[2], argv[3], a, b);
+    if (strcmp(cmd, "unix-talk") == 0 && argc == 3)
+        return tt_unix_talk(argv[2]);
     return tt_usage();
 }

@@ -89,6 +89,22 @@ static void test_codec_roundtrip(void **state)
     snprintf(bad.transport, sizeof(bad.transport), "smb");
     assert_false(registry_encode(&bad, buf, sizeof(buf)));
     assert_false(registry_encode(&r, buf, 20)); /* does not fit */
+
+    /* Every kind round-trips under its own name. */
+    const registry_kind kinds[] = {REGISTRY_KIND_MOUNT, REGISTRY_KIND_RUN, REGISTRY_KIND_SERVE,
+                                   REGISTRY_KIND_SLOT};
+    const char *names[] = {"mount", "run", "serve", "slot"};
+    for (size_t i = 0; i < 4; i++) {
+        registry_record k = r;
+        k.kind = kinds[i];
+        assert_string_equal(registry_kind_name(k.kind), names[i]);
+        assert_true(registry_encode(&k, buf, sizeof(buf)));
+        char want[32];
+        snprintf(want, sizeof(want), "\nkind=%s\n", names[i]);
+        assert_non_null(strstr(buf, want));
+        assert_ok(registry_decode(buf, strlen(buf), &back));
+        assert_int_equal(back.kind, kinds[i]);
+    }
 }
 
 static void test_codec_corrupt(void **state)
@@ -122,7 +138,7 @@ static void test_codec_corrupt(void **state)
         "mountpoint=/m\nstarted=5\n",
         "strata-registry 1\nid=0123456789ABCDEF\npid=4\nkind=mount\ntransport=fuse\n"
         "mountpoint=/m\nstarted=5\n",
-        "strata-registry 1\nid=0123456789abcdef\npid=4\nkind=serve\ntransport=fuse\n"
+        "strata-registry 1\nid=0123456789abcdef\npid=4\nkind=daemon\ntransport=fuse\n"
         "mountpoint=/m\nstarted=5\n",
         "strata-registry 1\nid=0123456789abcdef\npid=4\nkind=mount\ntransport=smb\n"
         "mountpoint=/m\nstarted=5\n",
@@ -410,6 +426,14 @@ static void test_sweep_decide(void **state)
     snprintf(e.rec.transport, sizeof(e.rec.transport), "nfs");
     assert_int_equal(sweep_decide(M, &e, "nfs", false), SWEEP_UNMOUNT);
     assert_int_equal(sweep_decide(L, &e, "fuse.strata", false), SWEEP_FOREIGN);
+    /* A slot is a directory of a serve's mount: whatever is mounted
+     * around it, a dead slot run only loses its record. */
+    snprintf(e.rec.transport, sizeof(e.rec.transport), "fuse");
+    e.rec.kind = REGISTRY_KIND_SLOT;
+    assert_int_equal(sweep_decide(L, &e, "fuse.strata", false), SWEEP_FORGET);
+    assert_int_equal(sweep_decide(L, &e, NULL, false), SWEEP_FORGET);
+    e.rec.kind = REGISTRY_KIND_SERVE;
+    assert_int_equal(sweep_decide(L, &e, "fuse.strata", false), SWEEP_UNMOUNT);
 
     const char *live[] = {"/Volumes/strata-501-7", "/home/u/mnt"};
     assert_true(sweep_volume_stale("strata-501-3", 501, live, 2));
@@ -426,6 +450,15 @@ static void test_sweep_decide(void **state)
     assert_false(sweep_run_dir_ok("/tmp/strata-run-", "/tmp/strata-run-/mnt"));
     assert_false(sweep_run_dir_ok("/tmp/../strata-run-x", "/tmp/../strata-run-x/mnt"));
     assert_false(sweep_run_dir_ok("/tmp/strata-run-x", "/tmp/strata-run-xy/mnt"));
+
+    assert_true(sweep_slot_dir_ok("/tmp/strata-run-Ab12"));
+    assert_true(sweep_slot_dir_ok("/var/tmp/x/strata-run-Q"));
+    assert_false(sweep_slot_dir_ok("strata-run-Ab12"));
+    assert_false(sweep_slot_dir_ok("/tmp/strata-run-"));
+    assert_false(sweep_slot_dir_ok("/tmp/other"));
+    assert_false(sweep_slot_dir_ok("/tmp/../strata-run-x"));
+    assert_false(sweep_slot_dir_ok("/tmp/strata-run-x/.."));
+    assert_false(sweep_slot_dir_ok("/"));
 }
 
 /* A dead run whose mount is gone: its record and directory go, nothing is
