@@ -16,7 +16,8 @@ FUZZ_BUILD ?= build-fuzz
 # Everything the build, the tests and the demo need, by Debian package name.
 PACKAGES := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
             libsqlite3-dev libssl-dev libcmocka-dev sqlite3 coreutils util-linux \
-            libfuse3-dev fuse3 clang-format libyaml-dev strace python3
+            libfuse3-dev fuse3 clang-format libyaml-dev strace python3 \
+            libnfs-dev libnfs-utils
 
 .PHONY: all deps build build-asan build-fuzz check demo format format-check clean
 
@@ -53,7 +54,8 @@ build-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
 build-fuzz: deps $(FUZZ_BUILD)/build.ninja
-	ninja -C $(FUZZ_BUILD) fuzz_manifest fuzz_config fuzz_registry fuzz_serve_proto
+	ninja -C $(FUZZ_BUILD) fuzz_manifest fuzz_config fuzz_registry fuzz_serve_proto \
+	  fuzz_nfs_rpc
 
 check: format-check build build-asan build-fuzz
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

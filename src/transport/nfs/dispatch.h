@@ -1,0 +1,21 @@
+/* The NFS server's handler: one record in, one reply out (dispatch.c). */
+#ifndef STRATA_TRANSPORT_NFS_DISPATCH_H
+#define STRATA_TRANSPORT_NFS_DISPATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "transport/nfs/nfs_proc.h"
+#include "transport/nfs/server.h"
+
+/* Answers the RPC call in rec (without its record mark) into reply. Any
+ * input gets a defined answer or none; always true (the connection goes
+ * on: a bad call is answered, not a reason to hang up). */
+bool nfs_dispatch(nfs_ctx *ctx, const uint8_t *rec, size_t len, xdr_enc *reply);
+
+/* nfs_dispatch as an nfs_server_handler, ctx being an nfs_ctx. */
+bool nfs_dispatch_handler(void *ctx, const nfs_peer *peer, const uint8_t *rec, size_t len,
+                          xdr_enc *reply);
+
+#endif

@@ -1,0 +1,620 @@
+/* The NFS server's event loop and worker pool (see server.h).
+ *
+ * Threads: one loop thread owns the listeners and every connection's
+ * reading; workers take jobs (one record each) from a queue, run the
+ * handler and send the reply themselves, under the connection's write
+ * lock. A connection is freed when the loop has dropped it and no job
+ * holds it (a reference count), so a worker never writes to a descriptor
+ * number that has since been given to another connection. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "transport/nfs/rpc.h"
+#include "transport/nfs/server.h"
+
+#define NFS_SERVER_EVENTS 64
+
+typedef struct nfs_conn nfs_conn;
+
+/* A reply waiting to be sent, and how much of it went. */
+typedef struct nfs_out {
+    struct nfs_out *next;
+    size_t len, sent;
+    uint8_t data[];
+} nfs_out;
+
+struct nfs_conn {
+    nfs_server *srv;
+    int fd;
+    nfs_peer peer;
+    _Atomic unsigned refs; /* the loop's, plus one per job */
+    rpc_rec rec;           /* the loop thread's only */
+    double last_active;    /* the loop thread's only */
+    nfs_conn *prev, *next; /* the loop's list */
+    bool dropped;          /* the loop let go of it (no more reads) */
+    bool reading;          /* EPOLLIN is armed */
+    bool eof;              /* the peer sent all it will: answer, then close */
+
+    pthread_mutex_t mu; /* what follows */
+    unsigned inflight;  /* jobs queued or running */
+    nfs_out *outq, *outq_tail;
+    size_t outq_bytes;
+    bool want_out; /* EPOLLOUT is armed */
+    bool broken;   /* a send failed: nothing more is sent */
+};
+
+typedef struct nfs_job {
+    struct nfs_job *next;
+    nfs_conn *c;
+    size_t len;
+    uint8_t rec[];
+} nfs_job;
+
+struct nfs_server {
+    nfs_server_opts o;
+    int epfd;
+    int lfd[2];
+    int nlfd;
+    int wake[2];
+    uint16_t port;
+    pthread_t loop;
+    bool loop_started;
+    pthread_t *workers;
+    unsigned nworkers;
+
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    nfs_job *qhead, *qtail;
+    bool stopping;
+
+    nfs_conn *conns; /* the loop thread's only */
+
+    pthread_mutex_t smu;
+    nfs_server_stats st;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void stat_add(nfs_server *s, uint64_t *field, int64_t d)
+{
+    pthread_mutex_lock(&s->smu);
+    *field += (uint64_t)d;
+    pthread_mutex_unlock(&s->smu);
+}
+
+/* ---- connections ----------------------------------------------------------- */
+
+static void conn_unref(nfs_conn *c)
+{
+    if (atomic_fetch_sub(&c->refs, 1) != 1)
+        return;
+    close(c->fd);
+    rpc_rec_free(&c->rec);
+    for (nfs_out *o = c->outq; o;) {
+        nfs_out *n = o->next;
+        free(o);
+        o = n;
+    }
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* The events the loop wants for c, from its state (c->mu held). */
+static void conn_arm(nfs_conn *c)
+{
+    if (c->dropped)
+        return;
+    bool read = !c->eof && c->inflight < NFS_SERVER_INFLIGHT && c->outq_bytes < NFS_SERVER_OUTQ;
+    struct epoll_event ev = {
+        .events = (read ? EPOLLIN | EPOLLRDHUP : 0) | (c->want_out ? EPOLLOUT : 0),
+        .data.ptr = c,
+    };
+    c->reading = read;
+    (void)epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Sends what is queued until the socket is full (c->mu held). */
+static void conn_flush(nfs_conn *c)
+{
+    while (c->outq && !c->broken) {
+        nfs_out *o = c->outq;
+        ssize_t n = send(c->fd, o->data + o->sent, o->len - o->sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            c->broken = true;
+            break;
+        }
+        o->sent += (size_t)n;
+        if (o->sent < o->len)
+            continue;
+        c->outq = o->next;
+        if (!c->outq)
+            c->outq_tail = NULL;
+        c->outq_bytes -= o->len;
+        free(o);
+    }
+    bool want = c->outq && !c->broken;
+    if (want != c->want_out) {
+        c->want_out = want;
+        conn_arm(c);
+    }
+}
+
+/* A worker's reply, framed already: sent now if the socket takes it, else
+ * queued for the loop to send when it can. */
+static void conn_send(nfs_conn *c, const xdr_enc *reply)
+{
+    nfs_out *o = malloc(sizeof(*o) + reply->len);
+    pthread_mutex_lock(&c->mu);
+    if (o && !c->broken) {
+        memcpy(o->data, reply->buf, reply->len);
+        o->len = reply->len;
+        o->sent = 0;
+        o->next = NULL;
+        if (c->outq_tail)
+            c->outq_tail->next = o;
+        else
+            c->outq = o;
+        c->outq_tail = o;
+        c->outq_bytes += o->len;
+        o = NULL;
+        conn_flush(c);
+    } else if (!o) {
+        /* No memory for the reply: the client retries on its own. */
+    }
+    pthread_mutex_unlock(&c->mu);
+    free(o);
+}
+
+/* The loop lets go of c: no more reads, no more events. Jobs in flight
+ * finish and drop their references. */
+static void conn_drop(nfs_server *s, nfs_conn *c)
+{
+    if (c->dropped)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->dropped = true;
+    c->broken = true;
+    pthread_mutex_unlock(&c->mu);
+    (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    shutdown(c->fd, SHUT_RDWR);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_lock(&s->smu);
+    s->st.conns--;
+    pthread_mutex_unlock(&s->smu);
+    conn_unref(c);
+}
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+static void queue_job(nfs_server *s, nfs_conn *c, const uint8_t *rec, size_t len)
+{
+    nfs_job *j = malloc(sizeof(*j) + len);
+    if (!j)
+        return; /* the client retries */
+    j->next = NULL;
+    j->c = c;
+    j->len = len;
+    memcpy(j->rec, rec, len);
+    atomic_fetch_add(&c->refs, 1);
+    pthread_mutex_lock(&c->mu);
+    c->inflight++;
+    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_lock(&s->qmu);
+    if (s->qtail)
+        s->qtail->next = j;
+    else
+        s->qhead = j;
+    s->qtail = j;
+    pthread_cond_signal(&s->qcv);
+    pthread_mutex_unlock(&s->qmu);
+}
+
+static void *worker_main(void *arg)
+{
+    nfs_server *s = arg;
+    xdr_enc reply;
+    xdr_enc_init(&reply, s->o.max_reply);
+    for (;;) {
+        pthread_mutex_lock(&s->qmu);
+        while (!s->qhead && !s->stopping)
+            pthread_cond_wait(&s->qcv, &s->qmu);
+        nfs_job *j = s->qhead;
+        if (!j) {
+            pthread_mutex_unlock(&s->qmu);
+            break;
+        }
+        s->qhead = j->next;
+        if (!s->qhead)
+            s->qtail = NULL;
+        pthread_mutex_unlock(&s->qmu);
+
+        nfs_conn *c = j->c;
+        xdr_enc_reset(&reply);
+        size_t at = rpc_mark_begin(&reply);
+        bool keep = s->o.handler(s->o.ctx, &c->peer, j->rec, j->len, &reply);
+        /* An empty reply is none; one that did not fit is dropped, and
+         * the client retries. */
+        if (keep && reply.len > at + 4 && rpc_mark_end(&reply, at))
+            conn_send(c, &reply);
+        pthread_mutex_lock(&c->mu);
+        c->inflight--;
+        if (!keep)
+            c->broken = true;
+        bool rearm = !c->reading || !keep;
+        if (rearm)
+            conn_arm(c);
+        pthread_mutex_unlock(&c->mu);
+        if (!keep)
+            shutdown(c->fd, SHUT_RDWR); /* the loop sees the hangup and drops it */
+        conn_unref(c);
+        free(j);
+    }
+    xdr_enc_free(&reply);
+    return NULL;
+}
+
+/* ---- the loop ---------------------------------------------------------------- */
+
+static void accept_all(nfs_server *s, int lfd)
+{
+    for (;;) {
+        struct sockaddr_storage sa;
+        socklen_t salen = sizeof(sa);
+        int fd = accept4(lfd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        uint16_t port = 0;
+        if (sa.ss_family == AF_INET)
+            port = ntohs(((struct sockaddr_in *)&sa)->sin_port);
+        else if (sa.ss_family == AF_INET6)
+            port = ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+        pthread_mutex_lock(&s->smu);
+        bool full = s->st.conns >= s->o.max_conns;
+        pthread_mutex_unlock(&s->smu);
+        if (full || (s->o.secure && port >= 1024)) {
+            stat_add(s, &s->st.refused, 1);
+            close(fd);
+            continue;
+        }
+        nfs_conn *c = calloc(1, sizeof(*c));
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->srv = s;
+        c->fd = fd;
+        c->peer = (nfs_peer){.privileged_port = port < 1024, .port = port};
+        atomic_init(&c->refs, 1);
+        rpc_rec_init(&c->rec, s->o.max_record);
+        c->last_active = now_s();
+        pthread_mutex_init(&c->mu, NULL);
+        c->reading = true;
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            conn_unref(c);
+            continue;
+        }
+        c->next = s->conns;
+        if (s->conns)
+            s->conns->prev = c;
+        s->conns = c;
+        pthread_mutex_lock(&s->smu);
+        s->st.accepted++;
+        s->st.conns++;
+        pthread_mutex_unlock(&s->smu);
+    }
+}
+
+/* Reads what the socket has and queues every whole record. False when
+ * the connection is to be dropped at once: a framing error (a record over
+ * the limit), or the socket failed. At the peer's end of input the
+ * connection stops reading, answers what it has, and is closed then
+ * (sweep_idle). */
+static bool conn_read(nfs_server *s, nfs_conn *c)
+{
+    static _Thread_local uint8_t buf[64 * 1024]; /* the loop thread's */
+    for (int rounds = 0; rounds < 16; rounds++) {
+        ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        if (n < 0)
+            return false;
+        if (n == 0) {
+            pthread_mutex_lock(&c->mu);
+            c->eof = true;
+            conn_arm(c);
+            pthread_mutex_unlock(&c->mu);
+            return true;
+        }
+        c->last_active = now_s();
+        for (size_t off = 0; off < (size_t)n;) {
+            const uint8_t *msg;
+            size_t used, len;
+            rpc_rec_status r = rpc_rec_feed(&c->rec, buf + off, (size_t)n - off, &used, &msg, &len);
+            off += used;
+            if (r == RPC_REC_READY) {
+                queue_job(s, c, msg, len);
+                stat_add(s, &s->st.records, 1);
+            } else if (r != RPC_REC_MORE) {
+                /* Too big (or no memory for it): no way to find the next
+                 * record, so this connection ends, and no other. */
+                stat_add(s, &s->st.closed_bad, 1);
+                return false;
+            }
+        }
+        pthread_mutex_lock(&c->mu);
+        bool more = c->inflight < NFS_SERVER_INFLIGHT && c->outq_bytes < NFS_SERVER_OUTQ;
+        if (!more)
+            conn_arm(c); /* stop reading until the jobs drain */
+        pthread_mutex_unlock(&c->mu);
+        if (!more)
+            return true;
+    }
+    return true;
+}
+
+static void sweep_idle(nfs_server *s)
+{
+    double now = now_s();
+    for (nfs_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        pthread_mutex_lock(&c->mu);
+        bool quiet = c->inflight == 0 && (!c->outq || c->broken);
+        bool idle = quiet && now - c->last_active > s->o.idle_timeout;
+        bool done = quiet && (c->eof || c->broken);
+        pthread_mutex_unlock(&c->mu);
+        /* Counted first: the peer may look at the count once it sees
+         * the close. */
+        if (idle && !done)
+            stat_add(s, &s->st.closed_idle, 1);
+        if (idle || done)
+            conn_drop(s, c);
+    }
+}
+
+static void *loop_main(void *arg)
+{
+    nfs_server *s = arg;
+    struct epoll_event evs[NFS_SERVER_EVENTS];
+    double last_sweep = now_s();
+    for (;;) {
+        int n = epoll_wait(s->epfd, evs, NFS_SERVER_EVENTS, 1000);
+        if (n < 0 && errno != EINTR)
+            break;
+        bool stop = false;
+        for (int i = 0; i < n; i++) {
+            void *ptr = evs[i].data.ptr;
+            if (ptr == &s->wake) {
+                stop = true;
+                continue;
+            }
+            if (ptr == &s->lfd[0] || ptr == &s->lfd[1]) {
+                accept_all(s, *(int *)ptr);
+                continue;
+            }
+            nfs_conn *c = ptr;
+            if (c->dropped)
+                continue;
+            uint32_t e = evs[i].events;
+            if (e & EPOLLOUT) {
+                pthread_mutex_lock(&c->mu);
+                conn_flush(c);
+                bool broken = c->broken;
+                pthread_mutex_unlock(&c->mu);
+                if (broken) {
+                    conn_drop(s, c);
+                    continue;
+                }
+            }
+            if ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !c->eof && !conn_read(s, c))
+                conn_drop(s, c);
+            else if ((e & (EPOLLHUP | EPOLLERR)) && c->eof)
+                conn_drop(s, c); /* gone altogether: nobody reads the replies */
+        }
+        if (stop)
+            break;
+        if (now_s() - last_sweep >= 1.0) {
+            sweep_idle(s);
+            last_sweep = now_s();
+        }
+    }
+    return NULL;
+}
+
+/* ---- starting and stopping --------------------------------------------------- */
+
+static strata_err *listen_on(int family, uint16_t port, int *out)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return strata_err_sys(errno, NULL, "create a socket");
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof(sa));
+    socklen_t salen;
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&sa;
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        salen = sizeof(*a);
+    } else {
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&sa;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(port);
+        a->sin6_addr = in6addr_loopback;
+        salen = sizeof(*a);
+    }
+    if (bind(fd, (struct sockaddr *)&sa, salen) < 0 || listen(fd, 128) < 0) {
+        int err = errno;
+        close(fd);
+        if (err == EADDRINUSE)
+            return strata_err_sys(err,
+                                  "set mount.nfs.port to 0 for any free port "
+                                  "(STRATA_MOUNT_NFS_PORT=0), or to a free port",
+                                  "listen on port %u", (unsigned)port);
+        return strata_err_sys(err, NULL, "listen on the loopback address");
+    }
+    *out = fd;
+    return NULL;
+}
+
+static uint16_t port_of(int fd)
+{
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof(sa);
+    if (getsockname(fd, (struct sockaddr *)&sa, &salen) < 0)
+        return 0;
+    if (sa.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+}
+
+strata_err *nfs_server_start(const nfs_server_opts *o, nfs_server **out)
+{
+    *out = NULL;
+    nfs_server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return strata_err_new(STRATA_E_NOMEM, NULL, "out of memory");
+    s->o = *o;
+    if (!s->o.workers)
+        s->o.workers = 4;
+    if (!s->o.max_conns)
+        s->o.max_conns = 256;
+    if (s->o.idle_timeout <= 0)
+        s->o.idle_timeout = 300;
+    if (!s->o.max_record)
+        s->o.max_record = (1u << 20) + (64u << 10);
+    if (!s->o.max_reply)
+        s->o.max_reply = s->o.max_record;
+    s->epfd = -1;
+    s->lfd[0] = s->lfd[1] = -1;
+    s->wake[0] = s->wake[1] = -1;
+    pthread_mutex_init(&s->qmu, NULL);
+    pthread_cond_init(&s->qcv, NULL);
+    pthread_mutex_init(&s->smu, NULL);
+    strata_err *e = NULL;
+    s->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (s->epfd < 0 || pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+        e = strata_err_sys(errno, NULL, "set up the NFS server's event loop");
+    if (!e)
+        e = listen_on(AF_INET, o->port, &s->lfd[0]);
+    if (!e) {
+        s->port = port_of(s->lfd[0]);
+        s->nlfd = 1;
+        /* ::1 on the same port where the host has IPv6; a host without
+         * it serves 127.0.0.1 alone. */
+        strata_err *e6 = listen_on(AF_INET6, s->port, &s->lfd[1]);
+        if (e6)
+            strata_err_free(e6);
+        else
+            s->nlfd = 2;
+    }
+    for (int i = 0; !e && i < s->nlfd; i++) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->lfd[i]};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd[i], &ev) < 0)
+            e = strata_err_sys(errno, NULL, "watch the NFS listener");
+    }
+    if (!e) {
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->wake};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake[0], &ev) < 0)
+            e = strata_err_sys(errno, NULL, "watch the NFS server's wakeup");
+    }
+    if (!e && !(s->workers = calloc(s->o.workers, sizeof(*s->workers))))
+        e = strata_err_new(STRATA_E_NOMEM, NULL, "out of memory");
+    for (unsigned i = 0; !e && i < s->o.workers; i++) {
+        int rc = pthread_create(&s->workers[i], NULL, worker_main, s);
+        if (rc)
+            e = strata_err_sys(rc, NULL, "start an NFS worker");
+        else
+            s->nworkers++;
+    }
+    if (!e) {
+        int rc = pthread_create(&s->loop, NULL, loop_main, s);
+        if (rc)
+            e = strata_err_sys(rc, NULL, "start the NFS server's loop");
+        else
+            s->loop_started = true;
+    }
+    if (e) {
+        nfs_server_stop(s);
+        return e;
+    }
+    *out = s;
+    return NULL;
+}
+
+uint16_t nfs_server_port(const nfs_server *s)
+{
+    return s->port;
+}
+
+void nfs_server_get_stats(nfs_server *s, nfs_server_stats *out)
+{
+    pthread_mutex_lock(&s->smu);
+    *out = s->st;
+    pthread_mutex_unlock(&s->smu);
+}
+
+void nfs_server_stop(nfs_server *s)
+{
+    if (!s)
+        return;
+    if (s->loop_started) {
+        ssize_t w = write(s->wake[1], "x", 1);
+        (void)w;
+        pthread_join(s->loop, NULL);
+    }
+    /* The loop is gone: its connections are dropped here (the workers
+     * still hold references to those with jobs). */
+    while (s->conns)
+        conn_drop(s, s->conns);
+    pthread_mutex_lock(&s->qmu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->qcv);
+    pthread_mutex_unlock(&s->qmu);
+    for (unsigned i = 0; i < s->nworkers; i++)
+        pthread_join(s->workers[i], NULL);
+    free(s->workers);
+    for (int i = 0; i < 2; i++) {
+        if (s->lfd[i] >= 0)
+            close(s->lfd[i]);
+        if (s->wake[i] >= 0)
+            close(s->wake[i]);
+    }
+    if (s->epfd >= 0)
+        close(s->epfd);
+    pthread_mutex_destroy(&s->qmu);
+    pthread_cond_destroy(&s->qcv);
+    pthread_mutex_destroy(&s->smu);
+    free(s);
+}

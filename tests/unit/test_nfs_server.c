@@ -1,0 +1,291 @@
+/* The NFS server's network side (transport/nfs/server.c) over real
+ * loopback sockets, with a test handler: replies leave as they are ready
+ * (a slow call does not hold up the next one on the same connection), a
+ * record over the limit closes that connection and no other, a peer that
+ * has sent everything still gets its replies, idle connections close,
+ * the connection limit and the privileged-port rule refuse, and 1,000
+ * connections opened and dropped leave nothing behind. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "transport/nfs/rpc.h"
+#include "transport/nfs/server.h"
+
+#define PROC_ECHO  0
+#define PROC_SLOW  1
+#define PROC_CLOSE 2
+
+/* Answers every call with its xid; PROC_SLOW after 300 ms; PROC_CLOSE
+ * asks for the connection to close. */
+static bool test_handler(void *ctx, const nfs_peer *peer, const uint8_t *rec, size_t len,
+                         xdr_enc *reply)
+{
+    (void)ctx;
+    (void)peer;
+    rpc_call call;
+    uint32_t auth;
+    if (rpc_call_decode(rec, len, &call, &auth) != RPC_CALL_OK)
+        return true;
+    if (call.proc == PROC_CLOSE)
+        return false;
+    if (call.proc == PROC_SLOW)
+        nanosleep(&(struct timespec){.tv_nsec = 300 * 1000 * 1000}, NULL);
+    rpc_reply_accepted(reply, call.xid, RPC_ACC_SUCCESS);
+    xdr_put_u32(reply, call.xid);
+    return true;
+}
+
+static nfs_server *start(const nfs_server_opts *extra)
+{
+    nfs_server_opts o = {.handler = test_handler, .workers = 4, .max_record = 4096};
+    if (extra) {
+        o.max_conns = extra->max_conns;
+        o.idle_timeout = extra->idle_timeout;
+        o.secure = extra->secure;
+    }
+    nfs_server *s;
+    assert_ok(nfs_server_start(&o, &s));
+    assert_true(nfs_server_port(s) > 0);
+    return s;
+}
+
+static int dial(nfs_server *s)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(nfs_server_port(s))};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+static void send_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+        assert_true(w > 0);
+        b += w;
+        n -= (size_t)w;
+    }
+}
+
+static void send_call(int fd, uint32_t xid, uint32_t proc)
+{
+    xdr_enc e;
+    xdr_enc_init(&e, 1024);
+    size_t at = rpc_mark_begin(&e);
+    rpc_call c = {.xid = xid, .prog = 100003, .vers = 3, .proc = proc};
+    rpc_call_encode(&e, &c);
+    assert_true(rpc_mark_end(&e, at));
+    send_all(fd, e.buf, e.len);
+    xdr_enc_free(&e);
+}
+
+/* Reads one reply record (one fragment, as the server sends them) within
+ * 5 s; returns its xid, or -1 at the end of the stream. */
+static int64_t read_reply(int fd)
+{
+    uint8_t buf[4096];
+    size_t got = 0, want = 4;
+    bool hdr = true;
+    while (got < want) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 5000), 1);
+        ssize_t n = recv(fd, buf + got, want - got, 0);
+        if (n == 0 && got == 0 && hdr)
+            return -1;
+        assert_true(n > 0);
+        got += (size_t)n;
+        if (hdr && got == 4) {
+            uint32_t mark = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | buf[2] << 8 | buf[3];
+            assert_true(mark & RPC_REC_LAST);
+            want = 4 + (mark & ~RPC_REC_LAST);
+            assert_true(want <= sizeof(buf));
+            hdr = false;
+        }
+    }
+    rpc_reply r;
+    assert_true(rpc_reply_decode(buf + 4, got - 4, &r));
+    assert_int_equal(r.accept_stat, RPC_ACC_SUCCESS);
+    xdr_dec d;
+    xdr_dec_init(&d, r.results, r.results_len);
+    assert_int_equal(xdr_u32(&d), r.xid);
+    return r.xid;
+}
+
+/* The end of the stream within 5 s (the server closed it). */
+static bool closed_by_server(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 5000) != 1)
+        return false;
+    char c;
+    ssize_t n = recv(fd, &c, 1, 0);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+static void test_out_of_order(void **state)
+{
+    (void)state;
+    nfs_server *s = start(NULL);
+    int fd = dial(s);
+    send_call(fd, 1, PROC_SLOW);
+    send_call(fd, 2, PROC_ECHO);
+    send_call(fd, 3, PROC_ECHO);
+    /* The slow call's reply comes last. */
+    int64_t first = read_reply(fd), second = read_reply(fd);
+    assert_true((first == 2 && second == 3) || (first == 3 && second == 2));
+    assert_int_equal(read_reply(fd), 1);
+    close(fd);
+    nfs_server_stop(s);
+}
+
+static void test_too_big_closes_one(void **state)
+{
+    (void)state;
+    nfs_server *s = start(NULL);
+    int good = dial(s), bad = dial(s);
+    /* A record mark of 2^31 - 1 bytes: refused at once, nothing read. */
+    static const uint8_t mark[] = {0x7f, 0xff, 0xff, 0xff};
+    send_all(bad, mark, sizeof(mark));
+    assert_true(closed_by_server(bad));
+    close(bad);
+    /* A last fragment one byte over the limit. */
+    bad = dial(s);
+    uint8_t over[4 + 4097] = {0x80, 0x00, 0x10, 0x01};
+    send_all(bad, over, sizeof(over));
+    assert_true(closed_by_server(bad));
+    close(bad);
+    /* A truncated record, then the end: nothing to answer, closed. */
+    bad = dial(s);
+    static const uint8_t part[] = {0x80, 0x00, 0x00, 0x28, 0, 0, 0, 1};
+    send_all(bad, part, sizeof(part));
+    shutdown(bad, SHUT_WR);
+    assert_true(closed_by_server(bad));
+    close(bad);
+    /* The other connection never noticed. */
+    send_call(good, 7, PROC_ECHO);
+    assert_int_equal(read_reply(good), 7);
+    close(good);
+    nfs_server_stats st;
+    nfs_server_get_stats(s, &st);
+    assert_true(st.closed_bad >= 2);
+    nfs_server_stop(s);
+}
+
+/* A peer that sends its calls and shuts its side still gets every reply,
+ * then the server closes. */
+static void test_eof_after_calls(void **state)
+{
+    (void)state;
+    nfs_server *s = start(NULL);
+    int fd = dial(s);
+    for (uint32_t x = 10; x < 20; x++)
+        send_call(fd, x, x == 10 ? PROC_SLOW : PROC_ECHO);
+    shutdown(fd, SHUT_WR);
+    bool seen[10] = {false};
+    for (int i = 0; i < 10; i++) {
+        int64_t x = read_reply(fd);
+        assert_true(x >= 10 && x < 20);
+        assert_false(seen[x - 10]);
+        seen[x - 10] = true;
+    }
+    assert_true(closed_by_server(fd));
+    close(fd);
+    nfs_server_stop(s);
+}
+
+static void test_handler_closes(void **state)
+{
+    (void)state;
+    nfs_server *s = start(NULL);
+    int fd = dial(s);
+    send_call(fd, 1, PROC_CLOSE);
+    assert_true(closed_by_server(fd));
+    close(fd);
+    nfs_server_stop(s);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    nfs_server_opts o = {.max_conns = 2, .idle_timeout = 1.0};
+    nfs_server *s = start(&o);
+    int a = dial(s), b = dial(s);
+    send_call(a, 1, PROC_ECHO);
+    assert_int_equal(read_reply(a), 1);
+    send_call(b, 2, PROC_ECHO);
+    assert_int_equal(read_reply(b), 2);
+    /* A third is closed at once. */
+    int c = dial(s);
+    assert_true(closed_by_server(c));
+    close(c);
+    /* Idle ones close after the timeout (within the poll's 5 s). */
+    assert_true(closed_by_server(a));
+    assert_true(closed_by_server(b));
+    close(a);
+    close(b);
+    nfs_server_stats st;
+    nfs_server_get_stats(s, &st);
+    assert_true(st.refused >= 1);
+    assert_true(st.closed_idle >= 2);
+    nfs_server_stop(s);
+
+    /* secure: a connection from an unprivileged port is refused (this
+     * test's sockets get ephemeral ports, all >= 1024). */
+    nfs_server_opts sec = {.secure = true};
+    s = start(&sec);
+    c = dial(s);
+    assert_true(closed_by_server(c));
+    close(c);
+    nfs_server_stop(s);
+}
+
+static void test_many_connections(void **state)
+{
+    (void)state;
+    nfs_server_opts o = {.max_conns = 2000};
+    nfs_server *s = start(&o);
+    for (int i = 0; i < 1000; i++) {
+        int fd = dial(s);
+        if (i % 3 == 0)
+            send_call(fd, (uint32_t)i, PROC_ECHO);
+        if (i % 7 == 0) /* half a record, then gone */
+            send_all(fd, "\x80\x00\x01\x00\x00", 5);
+        close(fd);
+    }
+    /* Still serving, and the dropped ones go away. */
+    int fd = dial(s);
+    send_call(fd, 4242, PROC_ECHO);
+    assert_int_equal(read_reply(fd), 4242);
+    close(fd);
+    nfs_server_stats st;
+    for (int i = 0; i < 500; i++) {
+        nfs_server_get_stats(s, &st);
+        if (st.conns == 0)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    }
+    assert_int_equal(st.conns, 0);
+    assert_true(st.accepted >= 1001);
+    nfs_server_stop(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_out_of_order),    cmocka_unit_test(test_too_big_closes_one),
+        cmocka_unit_test(test_eof_after_calls), cmocka_unit_test(test_handler_closes),
+        cmocka_unit_test(test_limits),          cmocka_unit_test(test_many_connections),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
