@@ -31,6 +31,7 @@
 #include "engine/serve_proto.h"
 #include "transport/fuse.h"
 #include "transport/fuse_lib.h"
+#include "transport/nfs/nfs.h"
 #include "transport/none.h"
 #include "vfs/vfs.h"
 
@@ -40,6 +41,8 @@ enum {
     CLI_OPT_BACKEND,
     CLI_OPT_FOREGROUND,
     CLI_OPT_THREADS,
+    CLI_OPT_SERVE_ONLY,
+    CLI_OPT_NFS_SECURE,
 };
 
 #define CLI_MOUNT_MAX_LAYERS 256
@@ -489,6 +492,76 @@ static strata_err *cli_mount_upper(const char *upper, const char *mp_abs, char *
 
 static int cli_mount_start(cli_mount *mp, const char *upper, const char *backend, bool foreground);
 
+/* ---- --backend nfs --serve-only ----------------------------------------- */
+
+/* Serves the view over NFSv3 on loopback from this process, mounting
+ * nothing: for any NFS client (libnfs's tools, a kernel elsewhere in the
+ * same network namespace) on a host with no kernel NFS client. The URL
+ * goes to stdout, so that a script can read it; the server stops at
+ * SIGINT, SIGTERM or SIGHUP. */
+static int cli_mount_nfs_serve_only(cli_mount *m, const char *upper, bool secure)
+{
+    static cli_plan cp;
+    plan_req req = {.mountpoint = "/", .id = (unsigned long long)getpid()};
+    char *upper_abs = NULL;
+    strata_err *e = cli_plan_build("nfs", &req, &cp);
+    if (!e && upper) {
+        if (mkdir(upper, 0755) < 0 && errno != EEXIST)
+            e = strata_err_sys(errno, "give an existing directory, or one whose parent exists",
+                               "create the upper directory %s", upper);
+        else if (!(upper_abs = realpath(upper, NULL)))
+            e = strata_err_sys(errno, NULL, "resolve the upper directory %s", upper);
+    }
+    if (e)
+        return cli_report(e);
+    m->upper = upper_abs;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    store *s = NULL;
+    vfs *v = NULL;
+    nfs_serve *ns = NULL;
+    e = cli_mount_view(m, &s, &v);
+    if (!e) {
+        nfs_serve_opts o = {
+            .v = v,
+            .slot = 0,
+            .owner_uid = (uint32_t)getuid(),
+            .port = (uint16_t)cp.cfg.nfs_port,
+            .secure = secure,
+        };
+        e = nfs_serve_start(&o, &ns);
+    }
+    int code = CLI_EXIT_OK;
+    if (e) {
+        code = cli_report(e);
+    } else {
+        char url[128];
+        nfs_serve_url(ns, url, sizeof(url));
+        printf("%s\n", url);
+        fflush(stdout);
+        if (!m->ctx->quiet)
+            fprintf(stderr,
+                    "serving %u layer%s over NFSv3 on 127.0.0.1 and ::1, port %u (%s%s%s); "
+                    "mounting nothing; stop with Ctrl-C\n",
+                    m->nrefs, cli_plural(m->nrefs), (unsigned)nfs_serve_port(ns),
+                    m->upper ? "writes go to " : "read-only", m->upper ? m->upper : "",
+                    secure ? ", privileged ports only" : "");
+        int sig;
+        while (sigwait(&set, &sig) != 0)
+            ;
+        nfs_serve_stop(ns);
+    }
+    vfs_free(v);
+    if (s)
+        store_close(s);
+    free(upper_abs);
+    return code;
+}
+
 static int cli_mount_run(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -497,12 +570,14 @@ static int cli_mount_run(cli_ctx *ctx, int argc, char **argv)
         {"backend", required_argument, NULL, CLI_OPT_BACKEND},
         {"foreground", no_argument, NULL, CLI_OPT_FOREGROUND},
         {"threads", required_argument, NULL, CLI_OPT_THREADS},
+        {"serve-only", no_argument, NULL, CLI_OPT_SERVE_ONLY},
+        {"nfs-secure", no_argument, NULL, CLI_OPT_NFS_SECURE},
         {0},
     };
     static cli_mount m; /* large (layer names); one per process */
     m = (cli_mount){.ctx = ctx, .ready_fd = -1, .fo = {.no_open = true}};
     const char *upper = NULL, *backend = NULL;
-    bool foreground = false, threads = false;
+    bool foreground = false, threads = false, serve_only = false, secure = false;
     uint64_t n;
     int c, code;
     while ((c = cli_getopt(ctx, argc, argv, "l:", longopts, &code)) != CLI_OPT_END) {
@@ -531,8 +606,25 @@ static int cli_mount_run(cli_ctx *ctx, int argc, char **argv)
             m.fo.max_threads = (unsigned)n;
             threads = true;
             break;
+        case CLI_OPT_SERVE_ONLY:
+            serve_only = true;
+            break;
+        case CLI_OPT_NFS_SECURE:
+            secure = true;
+            break;
         }
     }
+    if (serve_only) {
+        if (!backend || strcmp(backend, "nfs") != 0)
+            return cli_usage_error(ctx, "--serve-only goes with --backend nfs");
+        if (m.nrefs == 0)
+            return cli_usage_error(ctx, "give the layers to show with --layer REF");
+        if (!cli_operands(ctx, argc, argv, 0, 0))
+            return CLI_EXIT_USAGE;
+        return cli_mount_nfs_serve_only(&m, upper, secure);
+    }
+    if (secure)
+        return cli_usage_error(ctx, "--nfs-secure goes with --backend nfs --serve-only");
     if (!cli_operands(ctx, argc, argv, 1, 1))
         return CLI_EXIT_USAGE;
     bool known = !backend;
@@ -694,7 +786,9 @@ static int cli_mount_start(cli_mount *mp, const char *upper, const char *backend
 const cli_command cli_cmd_mount = {
     .name = "mount",
     .usage = "mount [--layer REF]... [--upper DIR] [--backend B] [--foreground] [--threads N] "
-             "MOUNTPOINT",
+             "MOUNTPOINT\n"
+             "       strata mount --backend nfs --serve-only [--nfs-secure] [--layer REF]... "
+             "[--upper DIR]",
     .summary = "show layers as one directory (a FUSE mount)",
     .help = "Shows the layers given with --layer merged at MOUNTPOINT: the first --layer is\n"
             "the top, and an entry in a higher layer hides the same path in those below.\n"
@@ -724,6 +818,15 @@ const cli_command cli_cmd_mount = {
             "                   change it. --upper needs a mount, never none.\n"
             "  --foreground     serve from this process until unmounted or interrupted\n"
             "  --threads N      FUSE server threads, 1-64 (default 2)\n"
+            "  --backend nfs --serve-only\n"
+            "                   mount nothing: serve the view over NFSv3 on 127.0.0.1 and\n"
+            "                   ::1 from this process (no MOUNTPOINT), print the client\n"
+            "                   URL (nfs://127.0.0.1/?nfsport=P&mountport=P&version=3) on\n"
+            "                   stdout, and serve until SIGINT, SIGTERM or SIGHUP. The\n"
+            "                   port is mount.nfs.port (STRATA_MOUNT_NFS_PORT; 0: any).\n"
+            "                   Only this user's uid (and root's) is served.\n"
+            "  --nfs-secure     with --serve-only: accept only privileged source ports\n"
+            "                   (< 1024), as macOS's client sends with resvport\n"
             "\n"
             "Environment:\n"
             "  STRATA_FUSE_NO_OPEN=0\n"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "engine/nfs_mount.h"
 #include "engine/plan.h"
 
 /* Each platform's order, before the config narrows it. */
@@ -131,11 +132,9 @@ static strata_err *fill_attempt(const engine_facts *f, const engine_config *c, c
         skip = fskit_blocker(f);
         break;
     case ENGINE_T_NFS:
-        /* The mount command's options (DESIGN.md, Transports): no
+        /* The mount command's options (nfs_mount.h says why each): no
          * portmapper, so the mounter adds port= and mountport=. */
-        snprintf(a->nfs_opts, sizeof(a->nfs_opts), "%s%s",
-                 macos ? "vers=3,tcp,locallocks,resvport" : "vers=3,proto=tcp,nolock",
-                 r->read_only ? (macos ? ",rdonly" : ",ro") : "");
+        nfs_mount_base_opts(f->os, r->read_only, a->nfs_opts, sizeof(a->nfs_opts));
         a->nfs_port = c->nfs_port;
         escalate_plan_for(f, ENGINE_T_NFS, ENGINE_FAIL_NONE, r->sudo_consent, &a->escalation);
         skip = nfs_blocker(f, &a->escalation);

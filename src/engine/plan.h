@@ -31,7 +31,7 @@
 
 #define PLAN_MAX          4
 #define PLAN_MP_MAX       4096
-#define PLAN_NFS_OPTS_MAX 128
+#define PLAN_NFS_OPTS_MAX 256
 
 /* What the caller knows about the mount it wants. */
 typedef struct plan_req {

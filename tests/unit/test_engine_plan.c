@@ -427,7 +427,8 @@ static void test_mountpoints_and_options(void **state)
                         "fsname=strata:deps,subtype=strata,default_permissions,noatime,ro");
     a = find(&p, ENGINE_T_NFS);
     assert_string_equal(a->mountpoint, "/home/u/strata");
-    assert_string_equal(a->nfs_opts, "vers=3,proto=tcp,nolock,ro");
+    assert_string_equal(a->nfs_opts, "vers=3,proto=tcp,nolock,soft,timeo=10,retrans=2,"
+                                     "rsize=1048576,wsize=1048576,ro");
     assert_int_equal(a->nfs_port, 20490);
     assert_int_equal(a->escalation.kind, ESCALATE_NOTHING); /* root */
     assert_string_equal(find(&p, ENGINE_T_NONE)->mountpoint, "/home/u/strata");
@@ -447,7 +448,8 @@ static void test_mountpoints_and_options(void **state)
     assert_false(a->fuse.notify);
     a = find(&p, ENGINE_T_NFS);
     assert_string_equal(a->mountpoint, "/Users/alice/strata");
-    assert_string_equal(a->nfs_opts, "vers=3,tcp,locallocks,resvport");
+    assert_string_equal(a->nfs_opts, "vers=3,tcp,locallocks,resvport,soft,timeo=10,retrans=2,"
+                                     "deadtimeout=10,rsize=1048576,wsize=1048576");
     /* A mountpoint given directly under /Volumes is kept for FSKit. */
     r.mountpoint = "/Volumes/mine";
     assert_ok(plan_build(&f, &c, &r, &p));
@@ -461,7 +463,9 @@ static void test_mountpoints_and_options(void **state)
     assert_null(strstr(find(&p, ENGINE_T_KEXT)->fuse.opts, "allow_root"));
     r.read_only = true;
     assert_ok(plan_build(&f, &c, &r, &p));
-    assert_string_equal(find(&p, ENGINE_T_NFS)->nfs_opts, "vers=3,tcp,locallocks,resvport,rdonly");
+    assert_string_equal(find(&p, ENGINE_T_NFS)->nfs_opts,
+                        "vers=3,tcp,locallocks,resvport,soft,timeo=10,retrans=2,deadtimeout=10,"
+                        "rsize=1048576,wsize=1048576,rdonly");
 }
 
 /* The field case end to end: the kext mount fails as it did in the field,
