@@ -7,9 +7,9 @@
 #include "cli/cli.h"
 
 static const cli_command *const cli_commands[] = {
-    &cli_cmd_import, &cli_cmd_ls,   &cli_cmd_cat,   &cli_cmd_export, &cli_cmd_refs,
-    &cli_cmd_gc,     &cli_cmd_fsck, &cli_cmd_run,   &cli_cmd_mount,  &cli_cmd_serve,
-    &cli_cmd_umount, &cli_cmd_ps,   &cli_cmd_sweep, &cli_cmd_doctor,
+    &cli_cmd_import, &cli_cmd_ls,     &cli_cmd_cat, &cli_cmd_export,  &cli_cmd_refs,
+    &cli_cmd_gc,     &cli_cmd_fsck,   &cli_cmd_run, &cli_cmd_capture, &cli_cmd_mount,
+    &cli_cmd_serve,  &cli_cmd_umount, &cli_cmd_ps,  &cli_cmd_sweep,   &cli_cmd_doctor,
 };
 #define CLI_N_COMMANDS (sizeof(cli_commands) / sizeof(cli_commands[0]))
 

@@ -438,3 +438,29 @@ strata_err *layer_capture(store *s, const manifest *base, const char *upper, str
     manifest_builder_free(c.b);
     return e ? strata_err_wrap(e, "capture %s", upper) : NULL;
 }
+
+strata_err *layer_capture_canonical(store *s, const manifest *base, const char *upper,
+                                    strata_buf *out, layer_diff_stats *st)
+{
+    strata_buf up;
+    buf_init(&up);
+    layer_diff_stats ust;
+    manifest *cap = NULL, *now = NULL;
+    strata_err *e = layer_capture(s, base, upper, &up, &ust);
+    if (!e && up.oom)
+        e = strata_err_new(STRATA_E_NOMEM, NULL, "out of memory capturing %s", upper);
+    if (!e)
+        e = manifest_decode(up.data, up.len, &cap);
+    if (!e) {
+        manifest *stack[2] = {cap, (manifest *)base};
+        e = layer_flatten(stack, 2, &now);
+    }
+    if (!e)
+        e = layer_diff(base, now, out, st);
+    if (!e && out->oom)
+        e = strata_err_new(STRATA_E_NOMEM, NULL, "out of memory capturing %s", upper);
+    manifest_free(now);
+    manifest_free(cap);
+    buf_free(&up);
+    return e;
+}

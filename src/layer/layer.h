@@ -99,6 +99,14 @@ strata_err *layer_diff(const manifest *base, const manifest *now, strata_buf *ou
 strata_err *layer_capture(store *s, const manifest *base, const char *upper, strata_buf *out,
                           layer_diff_stats *st);
 
+/* The same changes said the canonical way: the diff from base to base
+ * with the upper on top. layer_capture alone says them its own way (an
+ * opaque directory where a diff lists the deleted names), and an output's
+ * digest must not depend on the transport that showed the view (a mount's
+ * upper, a copy written out, a slot). */
+strata_err *layer_capture_canonical(store *s, const manifest *base, const char *upper,
+                                    strata_buf *out, layer_diff_stats *st);
+
 /* ---- maintenance ------------------------------------------------------ */
 
 /* Marks every blob reachable from every ref, then sweeps the rest. */

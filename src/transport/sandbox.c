@@ -180,35 +180,6 @@ static void sandbox_unmount(sandbox *sb)
     sb->v = NULL;
 }
 
-/* The upper directory as a layer, made canonical: the diff from the view
- * to the view with the upper on top. layer_capture alone would say the
- * same changes its own way (an opaque directory where none lists the
- * deleted names), and the digest must not depend on the transport. */
-static strata_err *sandbox_capture_upper(sandbox *sb, strata_buf *enc, layer_diff_stats *st)
-{
-    strata_buf up;
-    buf_init(&up);
-    layer_diff_stats ust;
-    manifest *cap = NULL, *now = NULL;
-    strata_err *e = layer_capture(sb->s, sb->base, sb->upper, &up, &ust);
-    if (!e && up.oom)
-        e = sandbox_oom();
-    if (!e)
-        e = manifest_decode(up.data, up.len, &cap);
-    if (!e) {
-        manifest *stack[2] = {cap, sb->base};
-        e = layer_flatten(stack, 2, &now);
-    }
-    if (!e)
-        e = layer_diff(sb->base, now, enc, st);
-    if (!e && enc->oom)
-        e = sandbox_oom();
-    manifest_free(now);
-    manifest_free(cap);
-    buf_free(&up);
-    return e;
-}
-
 strata_err *sandbox_capture(sandbox *sb, strata_digest *out, layer_diff_stats *st)
 {
     if (sb->kind == SANDBOX_NONE)
@@ -217,7 +188,7 @@ strata_err *sandbox_capture(sandbox *sb, strata_digest *out, layer_diff_stats *s
         sandbox_unmount(sb);
     strata_buf enc;
     buf_init(&enc);
-    strata_err *e = sandbox_capture_upper(sb, &enc, st);
+    strata_err *e = layer_capture_canonical(sb->s, sb->base, sb->upper, &enc, st);
     if (!e)
         e = store_put_buf(sb->s, enc.data, enc.len, out, NULL);
     buf_free(&enc);
