@@ -13,14 +13,18 @@
  *                                              lengths of A and B must match
  *   strata-testtool unix-talk SOCKET           stdin to a Unix stream socket, then
  *                                              its replies to stdout until EOF
+ *   strata-testtool rpc-talk PORT [ADDRESS]    ONC RPC calls over TCP to ADDRESS
+ *                                              (127.0.0.1) from a script on stdin
+ *   strata-testtool rpc-churn PORT COUNT       COUNT connections opened and dropped
  *
- * Everything but unix-talk is a pure function of its arguments: the same
- * SEED gives the same bytes on every machine. */
+ * Everything but the three that talk to a server is a pure function of
+ * its arguments: the same SEED gives the same bytes on every machine. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -553,6 +557,439 @@ static int tt_unix_talk(const char *path)
     return rc;
 }
 
+/* ---- rpc-talk: ONC RPC calls over TCP, driven by a script ---------------
+ * An encoder and decoder of its own (RFC 5531 and its record marking), so
+ * that a test speaks to the NFS server as any client would, malformed or
+ * not. Each line of stdin is one command; a command that waits prints one
+ * line, flushed at once, so a script may drive a connection through a
+ * fifo and wait for each answer:
+ *
+ *   call XID PROG VERS PROC none|sys UID [HEX...]
+ *        one call record (AUTH_NONE with UID "-", or AUTH_SYS with uid
+ *        and gid UID), HEX its argument bytes; then one reply record:
+ *          reply XID accepted SUCCESS [status N]   N: the first result word
+ *          reply XID accepted PROG_MISMATCH LOW HIGH
+ *          reply XID accepted PROG_UNAVAIL (PROC_UNAVAIL, GARBAGE_ARGS...)
+ *          reply XID denied RPC_MISMATCH LOW HIGH
+ *          reply XID denied AUTH_ERROR BADCRED (TOOWEAK, BADVERF...)
+ *        with " +N bytes" after a reply that carries bytes it should not;
+ *        or "malformed reply", "closed", "timeout"
+ *   rpcvers XID N   a NULL call to NFS v3 whose RPC version is N; its reply
+ *   dump            "results HEX": the results of the last reply, if SUCCESS
+ *   raw HEX...      sends the bytes as they are (prints nothing)
+ *   shut            shuts the write side down (prints nothing)
+ *   expect-close [SECONDS]
+ *                   "closed" once the server closes the connection ("closed
+ *                   after N bytes" if it sent some first), or "open" if it
+ *                   has not within SECONDS (TT_RPC_SECONDS)
+ * A send the server refuses (it has closed) prints "send failed".
+ *
+ * rpc-churn opens COUNT connections, 50 at a time, and drops each: at
+ * once; after half a call; after a whole NULL call, its reply unread; or
+ * after half a call, with a reset (SO_LINGER 0). */
+
+#define TT_RPC_SECONDS 10
+#define TT_RPC_MSG     (64 * 1024)
+#define TT_RPC_MAX     (2u << 20) /* the longest reply record read */
+#define TT_RPC_TOKENS  64
+
+typedef struct tt_msg {
+    uint8_t b[TT_RPC_MSG];
+    size_t len;
+} tt_msg;
+
+static void tt_put32(tt_msg *m, uint32_t v)
+{
+    uint8_t *p = m->b + m->len;
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+    m->len += 4;
+}
+
+static uint32_t tt_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int tt_hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Appends the bytes the hex digits of s spell (an even number of them). */
+static bool tt_put_hex(tt_msg *m, const char *s)
+{
+    for (; *s; s += 2) {
+        int hi = tt_hexval(s[0]), lo = hi < 0 ? -1 : tt_hexval(s[1]);
+        if (lo < 0 || m->len == sizeof(m->b) - 4) /* room for nothing but a mark */
+            return false;
+        m->b[m->len++] = (uint8_t)(hi << 4 | lo);
+    }
+    return true;
+}
+
+static bool tt_parse_u32(const char *s, uint32_t *out)
+{
+    uint64_t v;
+    if (!s || !tt_parse_u64(s, &v) || v > UINT32_MAX)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* The start of a call record: a mark (filled by tt_mark), the header with
+ * its credential and an empty AUTH_NONE verifier. The arguments follow. */
+static void tt_call_header(tt_msg *m, uint32_t xid, uint32_t rpcvers, uint32_t prog, uint32_t vers,
+                           uint32_t proc, bool sys, uint32_t uid)
+{
+    m->len = 0;
+    uint32_t words[] = {0, xid, 0 /* CALL */, rpcvers, prog, vers, proc, sys ? 1 : 0};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        tt_put32(m, words[i]);
+    if (sys) {
+        tt_put32(m, 4 * 5 + 8); /* the body's length */
+        tt_put32(m, 0);         /* stamp */
+        tt_put32(m, 8);         /* the machine's name */
+        memcpy(m->b + m->len, "testtool", 8);
+        m->len += 8;
+        tt_put32(m, uid);
+        tt_put32(m, uid); /* gid */
+        tt_put32(m, 0);   /* no more gids */
+    } else {
+        tt_put32(m, 0);
+    }
+    tt_put32(m, 0); /* the verifier: AUTH_NONE, empty */
+    tt_put32(m, 0);
+}
+
+/* One last fragment: everything after the mark. */
+static void tt_mark(tt_msg *m)
+{
+    size_t len = m->len;
+    m->len = 0;
+    tt_put32(m, 0x80000000u | (uint32_t)(len - 4));
+    m->len = len;
+}
+
+static bool tt_send_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Waits until fd is readable: 1, or 0 at the deadline. */
+static int tt_wait_in(int fd, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - tt_now_ms();
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        int r = left > 0 ? poll(&pf, 1, (int)left) : 0;
+        if (r >= 0 || errno != EINTR)
+            return r != 0;
+    }
+}
+
+/* Reads exactly n bytes by the deadline: 1; 0 at the peer's end (or a
+ * reset); -1 at the deadline; -2 on another error. */
+static int tt_recv_all(int fd, uint8_t *p, size_t n, int64_t deadline)
+{
+    while (n) {
+        if (!tt_wait_in(fd, deadline))
+            return -1;
+        ssize_t got = recv(fd, p, n, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got == 0 || (got < 0 && errno == ECONNRESET))
+            return 0;
+        if (got < 0)
+            return -2;
+        p += got;
+        n -= (size_t)got;
+    }
+    return 1;
+}
+
+/* One reply record into buf, its fragments joined, and its length in
+ * *len; false with *why set if none came. */
+static bool tt_recv_record(int fd, uint8_t *buf, size_t *len, const char **why)
+{
+    int64_t deadline = tt_now_ms() + TT_RPC_SECONDS * 1000;
+    *len = 0;
+    for (;;) {
+        uint8_t h[4];
+        int r = tt_recv_all(fd, h, 4, deadline);
+        uint32_t frag = tt_get32(h) & 0x7fffffffu;
+        if (r == 1 && frag > TT_RPC_MAX - *len)
+            r = -2;
+        if (r == 1)
+            r = tt_recv_all(fd, buf + *len, frag, deadline);
+        if (r != 1) {
+            *why = r == 0 ? "closed" : r == -1 ? "timeout" : "bad record";
+            return false;
+        }
+        *len += frag;
+        if (h[0] & 0x80)
+            return true;
+    }
+}
+
+static const char *const tt_accept_names[] = {"SUCCESS",      "PROG_UNAVAIL", "PROG_MISMATCH",
+                                              "PROC_UNAVAIL", "GARBAGE_ARGS", "SYSTEM_ERR"};
+static const char *const tt_auth_names[] = {"OK",           "BADCRED", "REJECTEDCRED", "BADVERF",
+                                            "REJECTEDVERF", "TOOWEAK", "INVALIDRESP",  "FAILED"};
+
+static void tt_print_name(const char *const *names, size_t n, uint32_t v)
+{
+    if (v < n)
+        printf(" %s", names[v]);
+    else
+        printf(" %" PRIu32, v);
+}
+
+/* Reads one reply and prints its line; *res and *res_len are the results
+ * of a SUCCESS (in buf), else empty. */
+static void tt_print_reply(int fd, uint8_t *buf, const uint8_t **res, size_t *res_len)
+{
+    size_t len, off;
+    const char *why;
+    *res_len = 0;
+    if (!tt_recv_record(fd, buf, &len, &why)) {
+        puts(why);
+        return;
+    }
+    /* xid, REPLY, reply_stat; accepted: verifier, accept_stat; denied:
+     * reject_stat, and AUTH_ERROR's auth_stat */
+    uint32_t xid = len >= 12 ? tt_get32(buf) : 0, stat = len >= 12 ? tt_get32(buf + 8) : 2;
+    uint32_t vlen = len >= 20 ? tt_get32(buf + 16) : 0, more = 0;
+    if (len < 16 || tt_get32(buf + 4) != 1 || stat > 1 ||
+        (stat == 0 && (vlen > 400 || len < 24 + (size_t)((vlen + 3) & ~3u)))) {
+        puts("malformed reply");
+        return;
+    }
+    printf("reply %" PRIu32 " %s", xid, stat == 0 ? "accepted" : "denied");
+    if (stat == 0) {
+        off = 20 + (size_t)((vlen + 3) & ~3u);
+        uint32_t acc = tt_get32(buf + off);
+        off += 4;
+        tt_print_name(tt_accept_names, 6, acc);
+        if (tt_get32(buf + 12) != 0)
+            printf(" verf %" PRIu32, tt_get32(buf + 12));
+        if (acc == 0) {
+            *res = buf + off;
+            *res_len = len - off;
+            if (len - off >= 4)
+                printf(" status %" PRIu32, tt_get32(buf + off));
+            off = len;
+        }
+        more = acc == 2 ? 2 : 0; /* PROG_MISMATCH: low, high */
+    } else {
+        uint32_t rej = tt_get32(buf + 12);
+        off = 16;
+        if (rej == 0) {
+            printf(" RPC_MISMATCH");
+            more = 2;
+        } else if (rej == 1 && len >= 20) {
+            printf(" AUTH_ERROR");
+            tt_print_name(tt_auth_names, 8, tt_get32(buf + 16));
+            off = 20;
+        } else {
+            printf(" reject %" PRIu32, rej);
+        }
+    }
+    for (; more && off + 4 <= len; more--, off += 4)
+        printf(" %" PRIu32, tt_get32(buf + off));
+    if (more)
+        printf(" (short)");
+    if (off < len)
+        printf(" +%zu bytes", len - off);
+    putchar('\n');
+}
+
+/* "closed" once the peer has closed (counting what it sent first), or
+ * "open" if it has not within the given seconds. */
+static void tt_expect_close(int fd, uint8_t *buf, uint32_t seconds)
+{
+    int64_t deadline = tt_now_ms() + (int64_t)seconds * 1000;
+    size_t got = 0;
+    for (;;) {
+        if (!tt_wait_in(fd, deadline)) {
+            puts("open");
+            return;
+        }
+        ssize_t n = recv(fd, buf, TT_RPC_MAX, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n > 0) {
+            got += (size_t)n;
+        } else if (n < 0 && errno != ECONNRESET) {
+            printf("error %s\n", strerror(errno));
+            return;
+        } else {
+            if (got)
+                printf("closed after %zu bytes\n", got);
+            else
+                puts("closed");
+            return;
+        }
+    }
+}
+
+/* A TCP connection to the numeric address addr (v4 or v6) and port; -1
+ * with errno set on failure. */
+static int tt_tcp_connect(const char *addr, const char *port)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    if (getaddrinfo(addr, port, &hints, &ai) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        int err = errno;
+        close(fd);
+        fd = -1;
+        errno = err;
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+/* One command line of rpc-talk (see above); false if it is malformed. */
+static bool tt_rpc_command(int fd, char *line, uint8_t *buf, const uint8_t **res, size_t *res_len)
+{
+    static tt_msg m;
+    char *tok[TT_RPC_TOKENS + 1], *save = NULL;
+    int n = 0;
+    for (char *t = strtok_r(line, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) {
+        if (n == TT_RPC_TOKENS)
+            return false;
+        tok[n++] = t;
+    }
+    tok[n] = NULL;
+    if (n == 0)
+        return true;
+    const char *cmd = tok[0];
+    uint32_t xid, prog, vers, proc, uid = 0, rpcvers, secs = TT_RPC_SECONDS;
+    bool sys = n >= 6 && strcmp(tok[5], "sys") == 0;
+    int hex_from = n;
+    if (strcmp(cmd, "call") == 0 && n >= 7 && tt_parse_u32(tok[1], &xid) &&
+        tt_parse_u32(tok[2], &prog) && tt_parse_u32(tok[3], &vers) && tt_parse_u32(tok[4], &proc) &&
+        (sys ? tt_parse_u32(tok[6], &uid)
+             : strcmp(tok[5], "none") == 0 && strcmp(tok[6], "-") == 0)) {
+        tt_call_header(&m, xid, 2, prog, vers, proc, sys, uid);
+        hex_from = 7;
+    } else if (strcmp(cmd, "rpcvers") == 0 && n == 3 && tt_parse_u32(tok[1], &xid) &&
+               tt_parse_u32(tok[2], &rpcvers)) {
+        tt_call_header(&m, xid, rpcvers, 100003, 3, 0, false, 0);
+    } else if (strcmp(cmd, "raw") == 0 && n >= 2) {
+        m.len = 0;
+        hex_from = 1;
+    } else if (strcmp(cmd, "shut") == 0 && n == 1) {
+        shutdown(fd, SHUT_WR);
+        return true;
+    } else if (strcmp(cmd, "expect-close") == 0 &&
+               (n == 1 || (n == 2 && tt_parse_u32(tok[1], &secs)))) {
+        *res_len = 0; /* buf is overwritten */
+        tt_expect_close(fd, buf, secs);
+        return true;
+    } else if (strcmp(cmd, "dump") == 0 && n == 1) {
+        printf("results ");
+        for (size_t i = 0; i < *res_len; i++)
+            printf("%02x", (*res)[i]);
+        putchar('\n');
+        return true;
+    } else {
+        return false;
+    }
+    for (int i = hex_from; i < n; i++)
+        if (!tt_put_hex(&m, tok[i]))
+            return false;
+    if (strcmp(cmd, "raw") != 0)
+        tt_mark(&m);
+    if (!tt_send_all(fd, m.b, m.len))
+        puts("send failed");
+    else if (strcmp(cmd, "raw") != 0)
+        tt_print_reply(fd, buf, res, res_len);
+    return true;
+}
+
+static int tt_rpc_talk(const char *port, const char *addr)
+{
+    int fd = tt_tcp_connect(addr, port);
+    if (fd < 0)
+        return tt_fail("connect to port %s", port);
+    uint8_t *buf = malloc(TT_RPC_MAX);
+    char *line = NULL, *copy = NULL;
+    size_t cap = 0, res_len = 0;
+    const uint8_t *res = NULL;
+    int rc = buf ? 0 : tt_fail("out of memory%s", "");
+    while (rc == 0 && getline(&line, &cap, stdin) > 0) {
+        free(copy);
+        copy = strdup(line);
+        if (!tt_rpc_command(fd, line, buf, &res, &res_len)) {
+            fprintf(stderr, "strata-testtool: rpc-talk: a bad command: %s", copy ? copy : "?");
+            rc = 2;
+        } else if (fflush(stdout) != 0) {
+            rc = tt_fail("write stdout%s", "");
+        }
+    }
+    free(copy);
+    free(line);
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+static int tt_rpc_churn(const char *port, uint64_t count)
+{
+    enum { BATCH = 50 };
+    static tt_msg call;
+    tt_call_header(&call, 1, 2, 100003, 3, 0, false, 0);
+    tt_mark(&call);
+    uint64_t done = 0;
+    while (done < count) {
+        int fds[BATCH], n = 0;
+        for (; n < BATCH && done + (uint64_t)n < count; n++) {
+            if ((fds[n] = tt_tcp_connect("127.0.0.1", port)) < 0) {
+                int err = errno;
+                for (int i = 0; i < n; i++)
+                    close(fds[i]);
+                errno = err;
+                return tt_fail("connect to port %s", port);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            uint64_t kind = (done + (uint64_t)i) % 4;
+            size_t len = kind == 2 ? call.len : call.len / 2;
+            if (kind != 0)
+                (void)tt_send_all(fds[i], call.b, len); /* a refused one fails: fine */
+            if (kind == 3) {
+                struct linger l = {.l_onoff = 1, .l_linger = 0};
+                (void)setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+            }
+            close(fds[i]);
+        }
+        done += (uint64_t)n;
+    }
+    printf("%" PRIu64 " connections\n", done);
+    return 0;
+}
+
 static int tt_usage(void)
 {
     fputs("usage: strata-testtool gen-file PATH SIZE SEED\n"
@@ -562,7 +999,9 @@ static int tt_usage(void)
           "       strata-testtool flip-byte FILE OFFSET\n"
           "       strata-testtool gen-flat DIR NFILES SEED\n"
           "       strata-testtool cmp-random A B COUNT SEED\n"
-          "       strata-testtool unix-talk SOCKET\n",
+          "       strata-testtool unix-talk SOCKET\n"
+          "       strata-testtool rpc-talk PORT [ADDRESS]\n"
+          "       strata-testtool rpc-churn PORT COUNT\n",
           stderr);
     return 2;
 }
@@ -593,5 +1032,9 @@ int main(int argc, char **argv)
         return tt_cmp_random(argv[2], argv[3], a, b);
     if (strcmp(cmd, "unix-talk") == 0 && argc == 3)
         return tt_unix_talk(argv[2]);
+    if (strcmp(cmd, "rpc-talk") == 0 && (argc == 3 || argc == 4))
+        return tt_rpc_talk(argv[2], argc == 4 ? argv[3] : "127.0.0.1");
+    if (strcmp(cmd, "rpc-churn") == 0 && argc == 4 && tt_parse_u64(argv[3], &a))
+        return tt_rpc_churn(argv[2], a);
     return tt_usage();
 }

@@ -20,6 +20,15 @@ uint32_t nfs_fh_resolve(const nfs_req *r, const nfs3_fh *fh, uint64_t *ino)
         vfs_ino_slot(f.ino) != r->ctx->slot ||
         f.generation != vfs_slot_generation(r->ctx->v, r->ctx->slot))
         return NFS3ERR_STALE;
+    /* A removed entry the vfs still holds (it keeps what FUSE still has
+     * open) is gone for NFS, which opens nothing: its handle is stale, or
+     * a WRITE would be acknowledged into a file nobody can reach. */
+    vfs_attr a;
+    strata_err *e = vfs_getattr(r->ctx->v, f.ino, &a);
+    if (e || a.nlink == 0) {
+        uint32_t st = nfs_err_take(e);
+        return st == NFS3_OK || st == NFS3ERR_NOENT ? NFS3ERR_STALE : st;
+    }
     *ino = f.ino;
     return NFS3_OK;
 }

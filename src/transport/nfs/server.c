@@ -67,6 +67,7 @@ struct nfs_server {
     int lfd[2];
     int nlfd;
     int wake[2];
+    int reap[2]; /* a worker tells the loop a finished connection may go */
     uint16_t port;
     pthread_t loop;
     bool loop_started;
@@ -268,7 +269,15 @@ static void *worker_main(void *arg)
         bool rearm = !c->reading || !keep;
         if (rearm)
             conn_arm(c);
+        bool finished = (c->eof || c->broken) && c->inflight == 0 && (!c->outq || c->broken);
         pthread_mutex_unlock(&c->mu);
+        /* The loop owns the list of connections: it is told to drop this
+         * one now rather than at its next sweep. A full pipe already
+         * holds the same news. */
+        if (finished) {
+            ssize_t w = write(s->reap[1], "r", 1);
+            (void)w;
+        }
         if (!keep)
             shutdown(c->fd, SHUT_RDWR); /* the loop sees the hangup and drops it */
         conn_unref(c);
@@ -350,8 +359,10 @@ static bool conn_read(nfs_server *s, nfs_conn *c)
             pthread_mutex_lock(&c->mu);
             c->eof = true;
             conn_arm(c);
+            bool quiet = c->inflight == 0 && !c->outq;
             pthread_mutex_unlock(&c->mu);
-            return true;
+            /* Nothing left to answer: its slot is free at once. */
+            return !quiet;
         }
         c->last_active = now_s();
         for (size_t off = 0; off < (size_t)n;) {
@@ -378,6 +389,20 @@ static bool conn_read(nfs_server *s, nfs_conn *c)
             return true;
     }
     return true;
+}
+
+/* Drops the connections that are done: their peer has sent everything
+ * (or a send failed) and nothing is left to answer or to send. */
+static void sweep_done(nfs_server *s)
+{
+    for (nfs_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        pthread_mutex_lock(&c->mu);
+        bool done = (c->eof || c->broken) && c->inflight == 0 && (!c->outq || c->broken);
+        pthread_mutex_unlock(&c->mu);
+        if (done)
+            conn_drop(s, c);
+    }
 }
 
 static void sweep_idle(nfs_server *s)
@@ -415,6 +440,13 @@ static void *loop_main(void *arg)
                 stop = true;
                 continue;
             }
+            if (ptr == &s->reap) {
+                char buf[64];
+                while (read(s->reap[0], buf, sizeof(buf)) > 0)
+                    ;
+                sweep_done(s);
+                continue;
+            }
             if (ptr == &s->lfd[0] || ptr == &s->lfd[1]) {
                 accept_all(s, *(int *)ptr);
                 continue;
@@ -426,7 +458,7 @@ static void *loop_main(void *arg)
             if (e & EPOLLOUT) {
                 pthread_mutex_lock(&c->mu);
                 conn_flush(c);
-                bool broken = c->broken;
+                bool broken = c->broken || (c->eof && !c->outq && c->inflight == 0);
                 pthread_mutex_unlock(&c->mu);
                 if (broken) {
                     conn_drop(s, c);
@@ -519,12 +551,14 @@ strata_err *nfs_server_start(const nfs_server_opts *o, nfs_server **out)
     s->epfd = -1;
     s->lfd[0] = s->lfd[1] = -1;
     s->wake[0] = s->wake[1] = -1;
+    s->reap[0] = s->reap[1] = -1;
     pthread_mutex_init(&s->qmu, NULL);
     pthread_cond_init(&s->qcv, NULL);
     pthread_mutex_init(&s->smu, NULL);
     strata_err *e = NULL;
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (s->epfd < 0 || pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+    if (s->epfd < 0 || pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
+        pipe2(s->reap, O_CLOEXEC | O_NONBLOCK) < 0)
         e = strata_err_sys(errno, NULL, "set up the NFS server's event loop");
     if (!e)
         e = listen_on(AF_INET, o->port, &s->lfd[0]);
@@ -546,7 +580,9 @@ strata_err *nfs_server_start(const nfs_server_opts *o, nfs_server **out)
     }
     if (!e) {
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->wake};
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake[0], &ev) < 0)
+        struct epoll_event rev = {.events = EPOLLIN, .data.ptr = &s->reap};
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake[0], &ev) < 0 ||
+            epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->reap[0], &rev) < 0)
             e = strata_err_sys(errno, NULL, "watch the NFS server's wakeup");
     }
     if (!e && !(s->workers = calloc(s->o.workers, sizeof(*s->workers))))
@@ -610,6 +646,8 @@ void nfs_server_stop(nfs_server *s)
             close(s->lfd[i]);
         if (s->wake[i] >= 0)
             close(s->wake[i]);
+        if (s->reap[i] >= 0)
+            close(s->reap[i]);
     }
     if (s->epfd >= 0)
         close(s->epfd);
