@@ -160,15 +160,43 @@ static void conn_flush(nfs_conn *c)
     }
 }
 
-/* A worker's reply, framed already: sent now if the socket takes it, else
- * queued for the loop to send when it can. */
+/* Sends from buf until the socket is full; the bytes that went. */
+static size_t conn_send_now(nfs_conn *c, const uint8_t *buf, size_t len)
+{
+    size_t sent = 0;
+    while (sent < len) {
+        ssize_t n = send(c->fd, buf + sent, len - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            c->broken = true;
+            break;
+        }
+        sent += (size_t)n;
+    }
+    return sent;
+}
+
+/* A worker's reply, framed already: sent at once from the worker's own
+ * buffer when nothing waits before it (no copy, no allocation: the usual
+ * case); what the socket does not take is queued for the loop. */
 static void conn_send(nfs_conn *c, const xdr_enc *reply)
 {
-    nfs_out *o = malloc(sizeof(*o) + reply->len);
     pthread_mutex_lock(&c->mu);
-    if (o && !c->broken) {
-        memcpy(o->data, reply->buf, reply->len);
-        o->len = reply->len;
+    size_t sent = 0;
+    if (!c->outq && !c->broken)
+        sent = conn_send_now(c, reply->buf, reply->len);
+    if (sent == reply->len || c->broken) {
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    size_t rest = reply->len - sent;
+    nfs_out *o = malloc(sizeof(*o) + rest);
+    if (o) {
+        memcpy(o->data, reply->buf + sent, rest);
+        o->len = rest;
         o->sent = 0;
         o->next = NULL;
         if (c->outq_tail)
@@ -177,13 +205,15 @@ static void conn_send(nfs_conn *c, const xdr_enc *reply)
             c->outq = o;
         c->outq_tail = o;
         c->outq_bytes += o->len;
-        o = NULL;
         conn_flush(c);
-    } else if (!o) {
-        /* No memory for the reply: the client retries on its own. */
+    } else {
+        /* No memory for the rest of a reply already begun: the stream
+         * cannot go on, so the connection ends (the client reconnects
+         * and retries). */
+        c->broken = true;
+        conn_arm(c);
     }
     pthread_mutex_unlock(&c->mu);
-    free(o);
 }
 
 /* The loop lets go of c: no more reads, no more events. Jobs in flight
