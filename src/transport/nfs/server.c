@@ -463,7 +463,7 @@ static void *loop_main(void *arg)
         int n = epoll_wait(s->epfd, evs, NFS_SERVER_EVENTS, 1000);
         if (n < 0 && errno != EINTR)
             break;
-        bool stop = false;
+        bool stop = false, reap = false;
         for (int i = 0; i < n; i++) {
             void *ptr = evs[i].data.ptr;
             if (ptr == &s->wake) {
@@ -474,7 +474,9 @@ static void *loop_main(void *arg)
                 char buf[64];
                 while (read(s->reap[0], buf, sizeof(buf)) > 0)
                     ;
-                sweep_done(s);
+                /* After this batch: a later event of it may name one of
+                 * the connections the sweep frees. */
+                reap = true;
                 continue;
             }
             if (ptr == &s->lfd[0] || ptr == &s->lfd[1]) {
@@ -502,6 +504,8 @@ static void *loop_main(void *arg)
         }
         if (stop)
             break;
+        if (reap)
+            sweep_done(s);
         if (now_s() - last_sweep >= 1.0) {
             sweep_idle(s);
             last_sweep = now_s();
