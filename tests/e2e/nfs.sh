@@ -14,6 +14,11 @@ s=$(t_scratch)
 export STRATA_STORE=$s/store
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$s/asan"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$s/ubsan"
+# libnfs 4.0 itself leaks 24 bytes per mounted context (in strata-nfsread,
+# under ASan); that is its business, not the server's.
+printf 'leak:libnfs.so
+' >"$s/lsan.supp"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$s/lsan.supp:print_suppressions=0"
 nfsread=$BUILD/strata-nfsread
 SRV=""
 n_cleanup() {
