@@ -43,10 +43,20 @@ static bool test_handler(void *ctx, const nfs_peer *peer, const uint8_t *rec, si
     return true;
 }
 
+/* Echo calls are quick: answered on the loop thread. */
+static bool test_quick(void *ctx, const uint8_t *rec, size_t len)
+{
+    (void)ctx;
+    rpc_call call;
+    uint32_t auth;
+    return rpc_call_decode(rec, len, &call, &auth) == RPC_CALL_OK && call.proc == PROC_ECHO;
+}
+
 static nfs_server *start(const nfs_server_opts *extra)
 {
     nfs_server_opts o = {.handler = test_handler, .workers = 4, .max_record = 4096};
     if (extra) {
+        o.quick = extra->quick;
         o.max_conns = extra->max_conns;
         o.idle_timeout = extra->idle_timeout;
         o.secure = extra->secure;
@@ -146,6 +156,31 @@ static void test_out_of_order(void **state)
     assert_true((first == 2 && second == 3) || (first == 3 && second == 2));
     assert_int_equal(read_reply(fd), 1);
     close(fd);
+    nfs_server_stop(s);
+}
+
+/* Quick calls answered on the loop thread pass a slow one on a worker,
+ * on the same connection, and the connection goes on as before. */
+static void test_quick_inline(void **state)
+{
+    (void)state;
+    nfs_server_opts o = {.quick = test_quick};
+    nfs_server *s = start(&o);
+    int fd = dial(s);
+    send_call(fd, 1, PROC_SLOW);
+    for (uint32_t x = 2; x < 12; x++)
+        send_call(fd, x, PROC_ECHO);
+    for (uint32_t x = 2; x < 12; x++) {
+        int64_t got = read_reply(fd);
+        assert_true(got >= 2 && got < 12);
+    }
+    assert_int_equal(read_reply(fd), 1);
+    send_call(fd, 99, PROC_CLOSE); /* on a worker: still closes */
+    assert_true(closed_by_server(fd));
+    close(fd);
+    nfs_server_stats st;
+    nfs_server_get_stats(s, &st);
+    assert_true(st.records == 12);
     nfs_server_stop(s);
 }
 
@@ -283,9 +318,10 @@ static void test_many_connections(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_out_of_order),    cmocka_unit_test(test_too_big_closes_one),
-        cmocka_unit_test(test_eof_after_calls), cmocka_unit_test(test_handler_closes),
-        cmocka_unit_test(test_limits),          cmocka_unit_test(test_many_connections),
+        cmocka_unit_test(test_out_of_order),       cmocka_unit_test(test_quick_inline),
+        cmocka_unit_test(test_too_big_closes_one), cmocka_unit_test(test_eof_after_calls),
+        cmocka_unit_test(test_handler_closes),     cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_many_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

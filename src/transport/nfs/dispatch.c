@@ -108,3 +108,36 @@ bool nfs_dispatch_handler(void *ctx, const nfs_peer *peer, const uint8_t *rec, s
     (void)peer; /* the privileged-port rule is the server's (secure) */
     return nfs_dispatch(ctx, rec, len, reply);
 }
+
+bool nfs_dispatch_quick(void *ctx, const uint8_t *rec, size_t len)
+{
+    (void)ctx;
+    /* xid, msg_type, rpcvers, prog, vers, proc: the call header's fixed
+     * start. Anything odd goes the long way, where it is judged. */
+    if (len < 24)
+        return false;
+    xdr_dec d;
+    xdr_dec_init(&d, rec, 24);
+    (void)xdr_u32(&d);
+    uint32_t type = xdr_u32(&d), rpcvers = xdr_u32(&d);
+    uint32_t prog = xdr_u32(&d), vers = xdr_u32(&d), proc = xdr_u32(&d);
+    if (type != 0 || rpcvers != 2 || vers != 3)
+        return false;
+    if (prog == MNT3_PROGRAM)
+        return proc == MNT3_PROC_NULL;
+    if (prog != NFS3_PROGRAM)
+        return false;
+    switch (proc) {
+    case NFS3_PROC_NULL:
+    case NFS3_PROC_GETATTR:
+    case NFS3_PROC_LOOKUP:
+    case NFS3_PROC_ACCESS:
+    case NFS3_PROC_READLINK:
+    case NFS3_PROC_FSSTAT:
+    case NFS3_PROC_FSINFO:
+    case NFS3_PROC_PATHCONF:
+        return true;
+    default:
+        return false;
+    }
+}

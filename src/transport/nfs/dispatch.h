@@ -14,6 +14,11 @@
  * on: a bad call is answered, not a reason to hang up). */
 bool nfs_dispatch(nfs_ctx *ctx, const uint8_t *rec, size_t len, xdr_enc *reply);
 
+/* Whether a record is a call answered from memory, without I/O beyond a
+ * stat (NULL, GETATTR, LOOKUP, ACCESS, READLINK, FSSTAT, FSINFO,
+ * PATHCONF): the server answers those on its loop thread. */
+bool nfs_dispatch_quick(void *ctx, const uint8_t *rec, size_t len);
+
 /* nfs_dispatch as an nfs_server_handler, ctx being an nfs_ctx. */
 bool nfs_dispatch_handler(void *ctx, const nfs_peer *peer, const uint8_t *rec, size_t len,
                           xdr_enc *reply);

@@ -30,6 +30,7 @@ strata_err *nfs_serve_start(const nfs_serve_opts *o, nfs_serve **out)
     pthread_mutex_init(&s->ctx.mu, NULL);
     nfs_server_opts so = {
         .handler = nfs_dispatch_handler,
+        .quick = nfs_dispatch_quick,
         .ctx = &s->ctx,
         .port = o->port,
         .secure = o->secure,

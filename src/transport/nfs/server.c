@@ -79,7 +79,8 @@ struct nfs_server {
     nfs_job *qhead, *qtail;
     bool stopping;
 
-    nfs_conn *conns; /* the loop thread's only */
+    nfs_conn *conns;    /* the loop thread's only */
+    xdr_enc loop_reply; /* the loop thread's, for quick records */
 
     pthread_mutex_t smu;
     nfs_server_stats st;
@@ -319,6 +320,24 @@ static void *worker_main(void *arg)
 
 /* ---- the loop ---------------------------------------------------------------- */
 
+/* A quick record, answered here: its reply goes out as a worker's would.
+ * A handler that asks for the connection to end gets that too. */
+static void serve_inline(nfs_server *s, nfs_conn *c, const uint8_t *rec, size_t len)
+{
+    xdr_enc *reply = &s->loop_reply;
+    xdr_enc_reset(reply);
+    size_t at = rpc_mark_begin(reply);
+    bool keep = s->o.handler(s->o.ctx, &c->peer, rec, len, reply);
+    if (keep && reply->len > at + 4 && rpc_mark_end(reply, at))
+        conn_send(c, reply);
+    if (!keep) {
+        pthread_mutex_lock(&c->mu);
+        c->broken = true;
+        pthread_mutex_unlock(&c->mu);
+        shutdown(c->fd, SHUT_RDWR);
+    }
+}
+
 static void accept_all(nfs_server *s, int lfd)
 {
     for (;;) {
@@ -401,7 +420,10 @@ static bool conn_read(nfs_server *s, nfs_conn *c)
             rpc_rec_status r = rpc_rec_feed(&c->rec, buf + off, (size_t)n - off, &used, &msg, &len);
             off += used;
             if (r == RPC_REC_READY) {
-                queue_job(s, c, msg, len);
+                if (s->o.quick && s->o.quick(s->o.ctx, msg, len))
+                    serve_inline(s, c, msg, len);
+                else
+                    queue_job(s, c, msg, len);
                 stat_add(s, &s->st.records, 1);
             } else if (r != RPC_REC_MORE) {
                 /* Too big (or no memory for it): no way to find the next
@@ -572,6 +594,7 @@ strata_err *nfs_server_start(const nfs_server_opts *o, nfs_server **out)
     if (!s)
         return strata_err_new(STRATA_E_NOMEM, NULL, "out of memory");
     s->o = *o;
+    xdr_enc_init(&s->loop_reply, o->max_reply ? o->max_reply : (1u << 20) + (64u << 10));
     if (!s->o.workers)
         s->o.workers = 4;
     if (!s->o.max_conns)
@@ -688,5 +711,6 @@ void nfs_server_stop(nfs_server *s)
     pthread_mutex_destroy(&s->qmu);
     pthread_cond_destroy(&s->qcv);
     pthread_mutex_destroy(&s->smu);
+    xdr_enc_free(&s->loop_reply);
     free(s);
 }

@@ -47,8 +47,13 @@ typedef struct nfs_peer {
 typedef bool (*nfs_server_handler)(void *ctx, const nfs_peer *peer, const uint8_t *rec, size_t len,
                                    xdr_enc *reply);
 
+/* Whether a record is cheap enough to answer on the loop thread itself
+ * (attributes, a lookup): no hand-off to a worker, two wake-ups fewer. */
+typedef bool (*nfs_server_quick)(void *ctx, const uint8_t *rec, size_t len);
+
 typedef struct nfs_server_opts {
     nfs_server_handler handler;
+    nfs_server_quick quick; /* NULL: every record goes to a worker */
     void *ctx;
     uint16_t port;       /* 0: an ephemeral port */
     bool secure;         /* privileged source ports only */
