@@ -79,7 +79,7 @@ static uint64_t ino_of(nfs_testenv *t, const nfs3_fh *fh)
 {
     nfs_req r = {.ctx = &t->ctx};
     uint64_t ino;
-    assert_int_equal(nfs_fh_resolve(&r, fh, &ino), NFS3_OK);
+    assert_int_equal(nfs_fh_resolve(&r, fh, &ino, NULL), NFS3_OK);
     return ino;
 }
 

@@ -22,13 +22,10 @@ bool nfs3_proc_getattr(nfs_req *r)
         return false;
     nfs3_getattr_res res = {0};
     uint64_t ino;
-    res.status = nfs_fh_resolve(r, &fh, &ino);
-    if (res.status == NFS3_OK) {
-        vfs_attr a;
-        res.status = nfs_err_take(vfs_getattr(r->ctx->v, ino, &a));
-        if (res.status == NFS3_OK)
-            nfs_fattr_of(r->ctx, &a, &res.attr);
-    }
+    vfs_attr a;
+    res.status = nfs_fh_resolve(r, &fh, &ino, &a);
+    if (res.status == NFS3_OK)
+        nfs_fattr_of(r->ctx, &a, &res.attr);
     nfs_reply_ok(r);
     nfs3_enc_getattr_res(r->reply, &res);
     return true;
@@ -50,10 +47,11 @@ bool nfs3_proc_setattr(nfs_req *r)
         return false;
     nfs3_wcc_res res = {0};
     uint64_t ino;
-    res.status = nfs_fh_resolve(r, &a.fh, &ino);
+    vfs_attr before;
+    res.status = nfs_fh_resolve(r, &a.fh, &ino, &before);
     if (res.status == NFS3_OK) {
         nfs3_pre_attr pre;
-        nfs_pre_attr(r, ino, &pre);
+        nfs_pre_of(&before, &pre);
         if (!nfs_guard_holds(&a, &pre)) {
             res.status = NFS3ERR_NOT_SYNC;
         } else {
@@ -103,15 +101,12 @@ bool nfs3_proc_access(nfs_req *r)
         return false;
     nfs3_access_res res = {0};
     uint64_t ino;
-    res.status = nfs_fh_resolve(r, &a.fh, &ino);
+    vfs_attr attr;
+    res.status = nfs_fh_resolve(r, &a.fh, &ino, &attr);
     if (res.status == NFS3_OK) {
-        vfs_attr attr;
-        res.status = nfs_err_take(vfs_getattr(r->ctx->v, ino, &attr));
-        if (res.status == NFS3_OK) {
-            res.attr.present = true;
-            nfs_fattr_of(r->ctx, &attr, &res.attr.attr);
-            res.access = nfs_access_rights(r, ino, attr.mode, a.access);
-        }
+        res.attr.present = true;
+        nfs_fattr_of(r->ctx, &attr, &res.attr.attr);
+        res.access = nfs_access_rights(r, ino, attr.mode, a.access);
     }
     nfs_reply_ok(r);
     nfs3_enc_access_res(r->reply, &res);

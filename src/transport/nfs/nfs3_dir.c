@@ -76,9 +76,7 @@ static bool nfs_list(nfs_req *r, const nfs3_fh *fh, uint64_t cookie,
     uint8_t cur[NFS3_COOKIEVERFSIZE] = {0};
     uint64_t dir;
     vfs_attr attr;
-    uint32_t status = nfs_fh_resolve(r, fh, &dir);
-    if (status == NFS3_OK)
-        status = nfs_err_take(vfs_getattr(r->ctx->v, dir, &attr));
+    uint32_t status = nfs_fh_resolve(r, fh, &dir, &attr);
     if (status == NFS3_OK) {
         dir_attr.present = true;
         nfs_fattr_of(r->ctx, &attr, &dir_attr.attr);

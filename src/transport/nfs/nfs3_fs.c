@@ -17,7 +17,8 @@ bool nfs3_proc_fsstat(nfs_req *r)
         return false;
     nfs3_fsstat_res res = {0};
     uint64_t ino;
-    res.status = nfs_fh_resolve(r, &fh, &ino);
+    vfs_attr attr;
+    res.status = nfs_fh_resolve(r, &fh, &ino, &attr);
     if (res.status == NFS3_OK) {
         vfs_statfs sf;
         res.status = nfs_err_take(vfs_statfs_get(r->ctx->v, ino, &sf));
@@ -30,7 +31,7 @@ bool nfs3_proc_fsstat(nfs_req *r)
             res.afiles = sf.ffree;
             res.invarsec = 0; /* the upper filesystem changes any time */
         }
-        nfs_post_attr(r, ino, &res.attr);
+        nfs_post_of(r->ctx, &attr, &res.attr);
     }
     nfs_reply_ok(r);
     nfs3_enc_fsstat_res(r->reply, &res);
@@ -44,9 +45,10 @@ bool nfs3_proc_fsinfo(nfs_req *r)
         return false;
     nfs3_fsinfo_res res = {0};
     uint64_t ino;
-    res.status = nfs_fh_resolve(r, &fh, &ino);
+    vfs_attr attr;
+    res.status = nfs_fh_resolve(r, &fh, &ino, &attr);
     if (res.status == NFS3_OK) {
-        nfs_post_attr(r, ino, &res.attr);
+        nfs_post_of(r->ctx, &attr, &res.attr);
         res.rtmax = res.rtpref = NFS_IO_MAX;
         res.wtmax = res.wtpref = NFS_IO_MAX;
         res.rtmult = res.wtmult = NFS_IO_MULT;
@@ -68,9 +70,10 @@ bool nfs3_proc_pathconf(nfs_req *r)
         return false;
     nfs3_pathconf_res res = {0};
     uint64_t ino;
-    res.status = nfs_fh_resolve(r, &fh, &ino);
+    vfs_attr attr;
+    res.status = nfs_fh_resolve(r, &fh, &ino, &attr);
     if (res.status == NFS3_OK) {
-        nfs_post_attr(r, ino, &res.attr);
+        nfs_post_of(r->ctx, &attr, &res.attr);
         res.linkmax = 65000; /* ext4's, the usual upper filesystem */
         res.name_max = NFS3_NAME_MAX;
         res.no_trunc = true; /* a longer name is an error, never cut */

@@ -20,18 +20,6 @@ static uint32_t nfs_regular_only(uint32_t mode)
     return S_ISDIR(mode) ? NFS3ERR_ISDIR : NFS3ERR_INVAL;
 }
 
-/* The pre_op_attr from attributes read anyway, which saves WRITE and
- * COMMIT a second getattr before the change. */
-static void nfs_pre_of(const nfs_req *r, const vfs_attr *a, nfs3_pre_attr *out)
-{
-    nfs3_fattr f;
-    nfs_fattr_of(r->ctx, a, &f);
-    *out = (nfs3_pre_attr){
-        .present = true,
-        .attr = {.size = f.size, .mtime = f.mtime, .ctime = f.ctime},
-    };
-}
-
 bool nfs3_proc_read(nfs_req *r)
 {
     nfs3_read_args a;
@@ -40,9 +28,7 @@ bool nfs3_proc_read(nfs_req *r)
     nfs3_read_res res = {0};
     uint64_t ino;
     vfs_attr attr;
-    res.status = nfs_fh_resolve(r, &a.fh, &ino);
-    if (res.status == NFS3_OK)
-        res.status = nfs_err_take(vfs_getattr(r->ctx->v, ino, &attr));
+    res.status = nfs_fh_resolve(r, &a.fh, &ino, &attr);
     if (res.status == NFS3_OK) {
         res.attr.present = true;
         nfs_fattr_of(r->ctx, &attr, &res.attr.attr);
@@ -110,13 +96,10 @@ bool nfs3_proc_write(nfs_req *r)
     nfs3_write_res res = {0};
     uint64_t ino;
     vfs_attr attr;
-    res.status = nfs_fh_resolve(r, &a.fh, &ino);
+    res.status = nfs_fh_resolve(r, &a.fh, &ino, &attr);
     if (res.status == NFS3_OK) {
-        res.status = nfs_err_take(vfs_getattr(r->ctx->v, ino, &attr));
-        if (res.status == NFS3_OK) {
-            nfs_pre_of(r, &attr, &res.wcc.before);
-            res.status = nfs_regular_only(attr.mode);
-        }
+        nfs_pre_of(&attr, &res.wcc.before);
+        res.status = nfs_regular_only(attr.mode);
         /* pwrite(2) takes signed offsets: beyond them the file cannot
          * grow (RFC 1813's FBIG). */
         if (res.status == NFS3_OK &&
@@ -149,13 +132,10 @@ bool nfs3_proc_commit(nfs_req *r)
     nfs3_commit_res res = {0};
     uint64_t ino;
     vfs_attr attr;
-    res.status = nfs_fh_resolve(r, &a.fh, &ino);
+    res.status = nfs_fh_resolve(r, &a.fh, &ino, &attr);
     if (res.status == NFS3_OK) {
-        res.status = nfs_err_take(vfs_getattr(r->ctx->v, ino, &attr));
-        if (res.status == NFS3_OK) {
-            nfs_pre_of(r, &attr, &res.wcc.before);
-            res.status = nfs_regular_only(attr.mode);
-        }
+        nfs_pre_of(&attr, &res.wcc.before);
+        res.status = nfs_regular_only(attr.mode);
         /* The range is a hint: the whole file is synced, which covers
          * it. An offset no file reaches is INVAL, as knfsd has it. */
         if (res.status == NFS3_OK && a.offset > (uint64_t)INT64_MAX)

@@ -13,7 +13,8 @@ bool nfs3_proc_lookup(nfs_req *r)
         return false;
     nfs3_lookup_res res = {0};
     uint64_t dir;
-    res.status = nfs_fh_resolve(r, &a.dir, &dir);
+    vfs_attr dattr;
+    res.status = nfs_fh_resolve(r, &a.dir, &dir, &dattr);
     if (res.status == NFS3_OK) {
         const char *name = a.name;
         /* The exported root is the top of the client's world: its ".."
@@ -33,7 +34,8 @@ bool nfs3_proc_lookup(nfs_req *r)
             res.obj_attr.present = true;
             nfs_fattr_of(r->ctx, &attr, &res.obj_attr.attr);
         }
-        nfs_post_attr(r, dir, &res.dir_attr);
+        /* A lookup changes nothing: the directory is as resolved. */
+        nfs_post_of(r->ctx, &dattr, &res.dir_attr);
     }
     nfs_reply_ok(r);
     nfs3_enc_lookup_res(r->reply, &res);
@@ -47,25 +49,21 @@ bool nfs3_proc_readlink(nfs_req *r)
         return false;
     nfs3_readlink_res res = {0};
     uint64_t ino;
-    res.status = nfs_fh_resolve(r, &fh, &ino);
+    vfs_attr attr;
+    res.status = nfs_fh_resolve(r, &fh, &ino, &attr);
     if (res.status == NFS3_OK) {
-        vfs_attr attr;
-        res.status = nfs_err_take(vfs_getattr(r->ctx->v, ino, &attr));
-        if (res.status == NFS3_OK) {
-            res.attr.present = true;
-            nfs_fattr_of(r->ctx, &attr, &res.attr.attr);
-            /* RFC 1813 has INVAL for an object that is not a link; the
-             * vfs agrees, but saying so here keeps the reply's attributes
-             * those read above. */
-            if (!S_ISLNK(attr.mode)) {
-                res.status = NFS3ERR_INVAL;
-            } else {
-                size_t len;
-                res.status =
-                    nfs_err_take(vfs_readlink(r->ctx->v, ino, res.data, sizeof(res.data), &len));
-                if (res.status != NFS3_OK)
-                    res.data[0] = '\0';
-            }
+        nfs_post_of(r->ctx, &attr, &res.attr);
+        /* RFC 1813 has INVAL for an object that is not a link; the vfs
+         * agrees, but saying so here keeps the reply's attributes those
+         * read above. */
+        if (!S_ISLNK(attr.mode)) {
+            res.status = NFS3ERR_INVAL;
+        } else {
+            size_t len;
+            res.status =
+                nfs_err_take(vfs_readlink(r->ctx->v, ino, res.data, sizeof(res.data), &len));
+            if (res.status != NFS3_OK)
+                res.data[0] = '\0';
         }
     }
     nfs_reply_ok(r);

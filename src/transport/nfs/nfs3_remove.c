@@ -86,7 +86,7 @@ bool nfs3_proc_link(nfs_req *r)
         return false;
     uint64_t ino = 0, dir = 0;
     nfs3_pre_attr pre;
-    uint32_t st = nfs_fh_resolve(r, &a.fh, &ino);
+    uint32_t st = nfs_fh_resolve(r, &a.fh, &ino, NULL);
     uint32_t dir_st = nfs_dir_for_change(r, &a.link.dir, &dir, &pre);
     if (st == NFS3_OK)
         st = dir_st;

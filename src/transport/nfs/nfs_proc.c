@@ -12,7 +12,7 @@ void nfs_reply_ok(nfs_req *r)
     rpc_reply_accepted(r->reply, r->call->xid, RPC_ACC_SUCCESS);
 }
 
-uint32_t nfs_fh_resolve(const nfs_req *r, const nfs3_fh *fh, uint64_t *ino)
+uint32_t nfs_fh_resolve(const nfs_req *r, const nfs3_fh *fh, uint64_t *ino, vfs_attr *attr)
 {
     nfs_fh_fields f;
     *ino = 0;
@@ -30,6 +30,8 @@ uint32_t nfs_fh_resolve(const nfs_req *r, const nfs3_fh *fh, uint64_t *ino)
         return st == NFS3_OK || st == NFS3ERR_NOENT ? NFS3ERR_STALE : st;
     }
     *ino = f.ino;
+    if (attr)
+        *attr = a;
     return NFS3_OK;
 }
 
@@ -98,6 +100,12 @@ void nfs_fattr_of(const nfs_ctx *ctx, const vfs_attr *a, nfs3_fattr *out)
     };
 }
 
+void nfs_post_of(const nfs_ctx *ctx, const vfs_attr *a, nfs3_post_attr *out)
+{
+    out->present = true;
+    nfs_fattr_of(ctx, a, &out->attr);
+}
+
 void nfs_post_attr(const nfs_req *r, uint64_t ino, nfs3_post_attr *out)
 {
     vfs_attr a;
@@ -111,19 +119,12 @@ void nfs_post_attr(const nfs_req *r, uint64_t ino, nfs3_post_attr *out)
     nfs_fattr_of(r->ctx, &a, &out->attr);
 }
 
-void nfs_pre_attr(const nfs_req *r, uint64_t ino, nfs3_pre_attr *out)
+void nfs_pre_of(const vfs_attr *a, nfs3_pre_attr *out)
 {
-    vfs_attr a;
-    strata_err *e = vfs_getattr(r->ctx->v, ino, &a);
-    memset(out, 0, sizeof(*out));
-    if (e) {
-        strata_err_free(e);
-        return;
-    }
-    out->present = true;
-    out->attr.size = a.size;
-    out->attr.mtime = nfs_time_of(a.mtime);
-    out->attr.ctime = nfs_time_of(a.ctime);
+    *out = (nfs3_pre_attr){
+        .present = true,
+        .attr = {.size = a->size, .mtime = nfs_time_of(a->mtime), .ctime = nfs_time_of(a->ctime)},
+    };
 }
 
 void nfs_wcc(const nfs_req *r, uint64_t ino, const nfs3_pre_attr *pre, nfs3_wcc *out)
@@ -168,14 +169,11 @@ void nfs_sattr_to_vfs(const nfs3_sattr *s, vfs_setattr_in *out)
 uint32_t nfs_dir_for_change(const nfs_req *r, const nfs3_fh *fh, uint64_t *dir, nfs3_pre_attr *pre)
 {
     memset(pre, 0, sizeof(*pre));
-    uint32_t st = nfs_fh_resolve(r, fh, dir);
-    if (st != NFS3_OK)
-        return st;
-    nfs_pre_attr(r, *dir, pre);
     vfs_attr a;
-    st = nfs_err_take(vfs_getattr(r->ctx->v, *dir, &a));
+    uint32_t st = nfs_fh_resolve(r, fh, dir, &a);
     if (st != NFS3_OK)
         return st;
+    nfs_pre_of(&a, pre);
     if (!S_ISDIR(a.mode))
         return NFS3ERR_NOTDIR;
     return nfs_err_take(vfs_access(r->ctx->v, *dir, W_OK | X_OK, r->cred.uid, r->cred.gid));

@@ -61,8 +61,10 @@ void nfs_reply_ok(nfs_req *r);
 /* ---- handles ---------------------------------------------------------- */
 
 /* The inode a handle names, or NFS3ERR_STALE: a handle of another server,
- * another slot, or an earlier view of the slot. */
-uint32_t nfs_fh_resolve(const nfs_req *r, const nfs3_fh *fh, uint64_t *ino);
+ * another slot, an earlier view of the slot, or an entry since removed.
+ * Telling the last apart reads the inode's attributes; they go to *attr
+ * (may be NULL), so that a handler need not read them again. */
+uint32_t nfs_fh_resolve(const nfs_req *r, const nfs3_fh *fh, uint64_t *ino, vfs_attr *attr);
 void nfs_fh_of(const nfs_req *r, uint64_t ino, nfs3_fh *out);
 /* The exported root's handle. */
 void nfs_fh_root(const nfs_req *r, nfs3_fh *out);
@@ -70,10 +72,12 @@ void nfs_fh_root(const nfs_req *r, nfs3_fh *out);
 /* ---- attributes ------------------------------------------------------- */
 
 void nfs_fattr_of(const nfs_ctx *ctx, const vfs_attr *a, nfs3_fattr *out);
+/* post_op_attr of attributes in hand. */
+void nfs_post_of(const nfs_ctx *ctx, const vfs_attr *a, nfs3_post_attr *out);
 /* post_op_attr of ino: present when its attributes can be read. */
 void nfs_post_attr(const nfs_req *r, uint64_t ino, nfs3_post_attr *out);
-/* pre_op_attr (wcc_attr) of ino, read before a change. */
-void nfs_pre_attr(const nfs_req *r, uint64_t ino, nfs3_pre_attr *out);
+/* pre_op_attr (wcc_attr) of attributes read before a change. */
+void nfs_pre_of(const vfs_attr *a, nfs3_pre_attr *out);
 /* wcc_data: pre (read before the change) and the attributes now. */
 void nfs_wcc(const nfs_req *r, uint64_t ino, const nfs3_pre_attr *pre, nfs3_wcc *out);
 

@@ -420,11 +420,13 @@ static bool conn_read(nfs_server *s, nfs_conn *c)
             rpc_rec_status r = rpc_rec_feed(&c->rec, buf + off, (size_t)n - off, &used, &msg, &len);
             off += used;
             if (r == RPC_REC_READY) {
+                /* Counted first: a worker may answer (and close) before
+                 * this thread goes on. */
+                stat_add(s, &s->st.records, 1);
                 if (s->o.quick && s->o.quick(s->o.ctx, msg, len))
                     serve_inline(s, c, msg, len);
                 else
                     queue_job(s, c, msg, len);
-                stat_add(s, &s->st.records, 1);
             } else if (r != RPC_REC_MORE) {
                 /* Too big (or no memory for it): no way to find the next
                  * record, so this connection ends, and no other. */
