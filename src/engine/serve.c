@@ -14,16 +14,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/compat.h"
 #include "base/digest.h"
 #include "engine/registry.h"
 #include "engine/serve.h"
 #include "engine/serve_proto.h"
-
-#ifdef MSG_NOSIGNAL
-#define SERVE_SEND_FLAGS MSG_NOSIGNAL
-#else
-#define SERVE_SEND_FLAGS 0 /* SO_NOSIGPIPE is set on each socket instead */
-#endif
 
 typedef enum {
     SLOT_FREE,
@@ -87,7 +82,7 @@ strata_err *serve_socket_path(const char *registry_root, const char *mountpoint,
 static bool serve_send(int fd, const char *buf, size_t len)
 {
     while (len) {
-        ssize_t n = send(fd, buf, len, SERVE_SEND_FLAGS);
+        ssize_t n = send(fd, buf, len, COMPAT_MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -359,14 +354,9 @@ static void *serve_conn_main(void *arg)
 
 static void serve_accept_one(serve *s)
 {
-    int fd = accept(s->lfd, NULL, NULL);
+    int fd = compat_accept(s->lfd, NULL, NULL, false);
     if (fd < 0)
         return;
-    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-#ifdef SO_NOSIGPIPE
-    int one = 1;
-    (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
-#endif
     serve_conn *c = calloc(1, sizeof(*c));
     pthread_mutex_lock(&s->mu);
     bool full = s->nconns >= s->max_conns;
@@ -431,7 +421,7 @@ static strata_err *serve_clear_stale(const char *path)
     if (!S_ISSOCK(st.st_mode))
         return strata_err_new(STRATA_E_EXISTS, "remove it, or set XDG_RUNTIME_DIR elsewhere",
                               "%s is in the way of the control socket", path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = compat_socket(AF_UNIX, SOCK_STREAM, 0, false);
     if (fd < 0)
         return strata_err_sys(errno, NULL, "create a socket");
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -451,7 +441,7 @@ static strata_err *serve_listen(serve *s)
     strata_err *e = serve_clear_stale(s->sock);
     if (e)
         return e;
-    s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    s->lfd = compat_socket(AF_UNIX, SOCK_STREAM, 0, false);
     if (s->lfd < 0)
         return strata_err_sys(errno, NULL, "create the control socket");
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -496,7 +486,7 @@ strata_err *serve_start(const serve_opts *o, serve **out)
         if (!s->mountpoint || !s->state || !s->owner)
             e = strata_err_new(STRATA_E_NOMEM, NULL, "out of memory");
     }
-    if (!e && pipe2(s->wake, O_CLOEXEC) < 0)
+    if (!e && compat_pipe_cloexec(s->wake) < 0)
         e = strata_err_sys(errno, NULL, "create a pipe");
     if (!e)
         e = serve_listen(s);

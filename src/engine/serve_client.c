@@ -11,13 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/compat.h"
 #include "engine/serve.h"
 #include "engine/serve_client.h"
 #include "engine/serve_proto.h"
-
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0 /* macOS: a closed server gives EPIPE with SIGPIPE ignored by the CLI */
-#endif
 
 struct serve_client {
     int fd;
@@ -46,7 +43,7 @@ static strata_err *serve_client_lost(const serve_client *c, const char *what)
 static strata_err *serve_client_call(serve_client *c, const char *line, size_t len)
 {
     while (len) {
-        ssize_t n = send(c->fd, line, len, MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, line, len, COMPAT_MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -125,7 +122,7 @@ strata_err *serve_client_open(const char *mountpoint, serve_client **out)
         return strata_err_new(STRATA_E_NOMEM, NULL, "out of memory");
     }
     c->mountpoint = abs;
-    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    c->fd = compat_socket(AF_UNIX, SOCK_STREAM, 0, false);
     if (c->fd < 0) {
         e = strata_err_sys(errno, NULL, "create a socket");
     } else {

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/compat.h"
 #include "transport/fuse.h"
 #include "transport/fuse_internal.h"
 
@@ -142,7 +143,7 @@ static strata_err *busy_error(const char *abs)
 static strata_err *fusermount_unmount(const char *abs)
 {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0)
+    if (compat_pipe_cloexec(fds) < 0)
         return strata_err_sys(errno, NULL, "unmount %s", abs);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);

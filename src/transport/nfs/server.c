@@ -8,22 +8,21 @@
  * number that has since been given to another connection. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "base/compat.h"
+#include "transport/nfs/poller.h"
 #include "transport/nfs/rpc.h"
 #include "transport/nfs/server.h"
 
-#define NFS_SERVER_EVENTS 64
+#define NFS_SERVER_EVENTS NFS_POLL_MAX
 
 typedef struct nfs_conn nfs_conn;
 
@@ -43,14 +42,14 @@ struct nfs_conn {
     double last_active;    /* the loop thread's only */
     nfs_conn *prev, *next; /* the loop's list */
     bool dropped;          /* the loop let go of it (no more reads) */
-    bool reading;          /* EPOLLIN is armed */
+    bool reading;          /* read interest is set */
     bool eof;              /* the peer sent all it will: answer, then close */
 
     pthread_mutex_t mu; /* what follows */
     unsigned inflight;  /* jobs queued or running */
     nfs_out *outq, *outq_tail;
     size_t outq_bytes;
-    bool want_out; /* EPOLLOUT is armed */
+    bool want_out; /* write interest is set */
     bool broken;   /* a send failed: nothing more is sent */
 };
 
@@ -63,11 +62,12 @@ typedef struct nfs_job {
 
 struct nfs_server {
     nfs_server_opts o;
-    int epfd;
+    /* Its wake-up: a worker tells the loop that a finished connection may
+     * go, or nfs_server_stop, having set quit, that the loop is to end. */
+    nfs_poller *poll;
+    _Atomic bool quit;
     int lfd[2];
     int nlfd;
-    int wake[2];
-    int reap[2]; /* a worker tells the loop a finished connection may go */
     uint16_t port;
     pthread_t loop;
     bool loop_started;
@@ -123,12 +123,8 @@ static void conn_arm(nfs_conn *c)
     if (c->dropped)
         return;
     bool read = !c->eof && c->inflight < NFS_SERVER_INFLIGHT && c->outq_bytes < NFS_SERVER_OUTQ;
-    struct epoll_event ev = {
-        .events = (read ? EPOLLIN | EPOLLRDHUP : 0) | (c->want_out ? EPOLLOUT : 0),
-        .data.ptr = c,
-    };
     c->reading = read;
-    (void)epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    (void)nfs_poll_mod(c->srv->poll, c->fd, read, c->want_out, c);
 }
 
 /* Sends what is queued until the socket is full (c->mu held). */
@@ -136,7 +132,7 @@ static void conn_flush(nfs_conn *c)
 {
     while (c->outq && !c->broken) {
         nfs_out *o = c->outq;
-        ssize_t n = send(c->fd, o->data + o->sent, o->len - o->sent, MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, o->data + o->sent, o->len - o->sent, COMPAT_MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -166,7 +162,7 @@ static size_t conn_send_now(nfs_conn *c, const uint8_t *buf, size_t len)
 {
     size_t sent = 0;
     while (sent < len) {
-        ssize_t n = send(c->fd, buf + sent, len - sent, MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, buf + sent, len - sent, COMPAT_MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -227,7 +223,7 @@ static void conn_drop(nfs_server *s, nfs_conn *c)
     c->dropped = true;
     c->broken = true;
     pthread_mutex_unlock(&c->mu);
-    (void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    nfs_poll_del(s->poll, c->fd);
     shutdown(c->fd, SHUT_RDWR);
     if (c->prev)
         c->prev->next = c->next;
@@ -303,12 +299,9 @@ static void *worker_main(void *arg)
         bool finished = (c->eof || c->broken) && c->inflight == 0 && (!c->outq || c->broken);
         pthread_mutex_unlock(&c->mu);
         /* The loop owns the list of connections: it is told to drop this
-         * one now rather than at its next sweep. A full pipe already
-         * holds the same news. */
-        if (finished) {
-            ssize_t w = write(s->reap[1], "r", 1);
-            (void)w;
-        }
+         * one now rather than at its next sweep. */
+        if (finished)
+            nfs_poller_wake(s->poll);
         if (!keep)
             shutdown(c->fd, SHUT_RDWR); /* the loop sees the hangup and drops it */
         conn_unref(c);
@@ -343,7 +336,7 @@ static void accept_all(nfs_server *s, int lfd)
     for (;;) {
         struct sockaddr_storage sa;
         socklen_t salen = sizeof(sa);
-        int fd = accept4(lfd, (struct sockaddr *)&sa, &salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = compat_accept(lfd, (struct sockaddr *)&sa, &salen, true);
         if (fd < 0)
             return;
         uint16_t port = 0;
@@ -372,8 +365,7 @@ static void accept_all(nfs_server *s, int lfd)
         c->last_active = now_s();
         pthread_mutex_init(&c->mu, NULL);
         c->reading = true;
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        if (nfs_poll_add(s->poll, fd, true, false, c) < 0) {
             conn_unref(c);
             continue;
         }
@@ -481,23 +473,18 @@ static void sweep_idle(nfs_server *s)
 static void *loop_main(void *arg)
 {
     nfs_server *s = arg;
-    struct epoll_event evs[NFS_SERVER_EVENTS];
+    nfs_poll_event evs[NFS_SERVER_EVENTS];
     double last_sweep = now_s();
     for (;;) {
-        int n = epoll_wait(s->epfd, evs, NFS_SERVER_EVENTS, 1000);
+        int n = nfs_poll_wait(s->poll, evs, NFS_SERVER_EVENTS, 1000);
         if (n < 0 && errno != EINTR)
             break;
         bool stop = false, reap = false;
         for (int i = 0; i < n; i++) {
-            void *ptr = evs[i].data.ptr;
-            if (ptr == &s->wake) {
-                stop = true;
-                continue;
-            }
-            if (ptr == &s->reap) {
-                char buf[64];
-                while (read(s->reap[0], buf, sizeof(buf)) > 0)
-                    ;
+            void *ptr = evs[i].ptr;
+            if (evs[i].wake) {
+                if (atomic_load(&s->quit))
+                    stop = true;
                 /* After this batch: a later event of it may name one of
                  * the connections the sweep frees. */
                 reap = true;
@@ -510,8 +497,8 @@ static void *loop_main(void *arg)
             nfs_conn *c = ptr;
             if (c->dropped)
                 continue;
-            uint32_t e = evs[i].events;
-            if (e & EPOLLOUT) {
+            const nfs_poll_event *e = &evs[i];
+            if (e->writable) {
                 pthread_mutex_lock(&c->mu);
                 conn_flush(c);
                 bool broken = c->broken || (c->eof && !c->outq && c->inflight == 0);
@@ -521,9 +508,9 @@ static void *loop_main(void *arg)
                     continue;
                 }
             }
-            if ((e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !c->eof && !conn_read(s, c))
+            if ((e->readable || e->hangup) && !c->eof && !conn_read(s, c))
                 conn_drop(s, c);
-            else if ((e & (EPOLLHUP | EPOLLERR)) && c->eof)
+            else if (e->hangup && c->eof)
                 conn_drop(s, c); /* gone altogether: nobody reads the replies */
         }
         if (stop)
@@ -542,7 +529,7 @@ static void *loop_main(void *arg)
 
 static strata_err *listen_on(int family, uint16_t port, int *out)
 {
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = compat_socket(family, SOCK_STREAM, 0, true);
     if (fd < 0)
         return strata_err_sys(errno, NULL, "create a socket");
     int one = 1;
@@ -607,17 +594,12 @@ strata_err *nfs_server_start(const nfs_server_opts *o, nfs_server **out)
         s->o.max_record = (1u << 20) + (64u << 10);
     if (!s->o.max_reply)
         s->o.max_reply = s->o.max_record;
-    s->epfd = -1;
     s->lfd[0] = s->lfd[1] = -1;
-    s->wake[0] = s->wake[1] = -1;
-    s->reap[0] = s->reap[1] = -1;
     pthread_mutex_init(&s->qmu, NULL);
     pthread_cond_init(&s->qcv, NULL);
     pthread_mutex_init(&s->smu, NULL);
     strata_err *e = NULL;
-    s->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (s->epfd < 0 || pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0 ||
-        pipe2(s->reap, O_CLOEXEC | O_NONBLOCK) < 0)
+    if (nfs_poller_create(&s->poll) < 0)
         e = strata_err_sys(errno, NULL, "set up the NFS server's event loop");
     if (!e)
         e = listen_on(AF_INET, o->port, &s->lfd[0]);
@@ -633,16 +615,8 @@ strata_err *nfs_server_start(const nfs_server_opts *o, nfs_server **out)
             s->nlfd = 2;
     }
     for (int i = 0; !e && i < s->nlfd; i++) {
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->lfd[i]};
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd[i], &ev) < 0)
+        if (nfs_poll_add(s->poll, s->lfd[i], true, false, &s->lfd[i]) < 0)
             e = strata_err_sys(errno, NULL, "watch the NFS listener");
-    }
-    if (!e) {
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->wake};
-        struct epoll_event rev = {.events = EPOLLIN, .data.ptr = &s->reap};
-        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->wake[0], &ev) < 0 ||
-            epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->reap[0], &rev) < 0)
-            e = strata_err_sys(errno, NULL, "watch the NFS server's wakeup");
     }
     if (!e && !(s->workers = calloc(s->o.workers, sizeof(*s->workers))))
         e = strata_err_new(STRATA_E_NOMEM, NULL, "out of memory");
@@ -685,8 +659,8 @@ void nfs_server_stop(nfs_server *s)
     if (!s)
         return;
     if (s->loop_started) {
-        ssize_t w = write(s->wake[1], "x", 1);
-        (void)w;
+        atomic_store(&s->quit, true);
+        nfs_poller_wake(s->poll);
         pthread_join(s->loop, NULL);
     }
     /* The loop is gone: its connections are dropped here (the workers
@@ -703,13 +677,8 @@ void nfs_server_stop(nfs_server *s)
     for (int i = 0; i < 2; i++) {
         if (s->lfd[i] >= 0)
             close(s->lfd[i]);
-        if (s->wake[i] >= 0)
-            close(s->wake[i]);
-        if (s->reap[i] >= 0)
-            close(s->reap[i]);
     }
-    if (s->epfd >= 0)
-        close(s->epfd);
+    nfs_poller_destroy(s->poll);
     pthread_mutex_destroy(&s->qmu);
     pthread_cond_destroy(&s->qcv);
     pthread_mutex_destroy(&s->smu);

@@ -4,11 +4,12 @@
  *
  *   - Listens on 127.0.0.1 and ::1 only (where the host has IPv6), on the
  *     given port or an ephemeral one, both on the same port number.
- *   - One thread runs the event loop (epoll): it accepts, reads, splits the
- *     byte stream into records (RPC record marking) and queues each record
- *     as a job. Workers decode, call the handler and send the reply. So a
- *     slow READ holds up only its own worker: replies leave in the order
- *     they are ready, and the client matches them by xid.
+ *   - One thread runs the event loop (epoll or kqueue, poller.h): it
+ *     accepts, reads, splits the byte stream into records (RPC record
+ *     marking) and queues each record as a job. Workers decode, call the
+ *     handler and send the reply. So a slow READ holds up only its own
+ *     worker: replies leave in the order they are ready, and the client
+ *     matches them by xid.
  *   - Bounded per connection: a record is at most max_record bytes (a
  *     larger one closes that connection, and no other); at most
  *     NFS_SERVER_INFLIGHT requests of a connection are queued or running,
