@@ -26,14 +26,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "engine/serve.h"
+#include "base/compat.h"
+#include "cli/cmd_mount.h"
 #include "engine/serve_proto.h"
-#include "transport/fuse.h"
 #include "transport/fuse_lib.h"
-#include "transport/nfs/nfs.h"
 #include "transport/none.h"
-#include "vfs/vfs.h"
 
 enum {
     CLI_OPT_LAYER = CLI_OPT_BASE,
@@ -43,32 +40,8 @@ enum {
     CLI_OPT_THREADS,
     CLI_OPT_SERVE_ONLY,
     CLI_OPT_NFS_SECURE,
+    CLI_OPT_SUDO,
 };
-
-#define CLI_MOUNT_MAX_LAYERS 256
-#define CLI_MOUNT_MSG_MAX    4096
-
-typedef struct cli_mount {
-    cli_ctx *ctx;
-    const char *refs[CLI_MOUNT_MAX_LAYERS]; /* top first */
-    uint32_t nrefs;
-    const char *mountpoint; /* absolute for fuse */
-    const char *upper;      /* absolute; NULL for a read-only view */
-    fuse_mount_opts mo;
-    fusefs_opts fo;
-    int ready_fd;          /* the background server's pipe to its parent; -1 in the foreground */
-    const char *transport; /* the plan's attempt: "fuse", "kext", "fskit" */
-    /* A failure before the mount was ready: kept for the plan's walk,
-     * which may try the next transport, rather than reported. */
-    strata_err *fail;
-    bool in_server;      /* this is the forked server, not the command */
-    int code;            /* the exit code, once an attempt has run its course */
-    double none_seconds; /* backend none: how long writing the view out took */
-    /* serve: slots instead of one view, and the control socket */
-    bool serve;
-    uint32_t slots;
-    char sock[SERVE_SOCK_MAX];
-} cli_mount;
 
 /* ---- the view ---------------------------------------------------------- */
 
@@ -85,7 +58,7 @@ static strata_err *cli_mount_resolve(store *s, const cli_mount *m, strata_digest
 
 /* The store is opened read-only: a mount only reads, and reads go on
  * while other processes import into the same store. */
-static strata_err *cli_mount_view(cli_mount *m, store **s, vfs **v)
+strata_err *cli_mount_view(cli_mount *m, store **s, vfs **v)
 {
     strata_digest d[CLI_MOUNT_MAX_LAYERS];
     strata_err *e = cli_open_store(m->ctx, CLI_STORE_READ, s);
@@ -154,7 +127,7 @@ static void *cli_mount_sig_main(void *arg)
 /* Messages up the pipe: "K" (the mount answers), or "E", the error's code
  * as one byte, its errno in decimal, its message and its hint, each
  * NUL-terminated (the plan classifies a failure by its errno). */
-static bool cli_mount_send(int fd, const char *buf, size_t len)
+bool cli_mount_send(int fd, const char *buf, size_t len)
 {
     while (len) {
         ssize_t n = write(fd, buf, len);
@@ -168,7 +141,7 @@ static bool cli_mount_send(int fd, const char *buf, size_t len)
     return true;
 }
 
-static int cli_mount_send_err(int fd, strata_err *e)
+int cli_mount_send_err(int fd, strata_err *e)
 {
     char buf[CLI_MOUNT_MSG_MAX];
     int n = snprintf(buf, sizeof(buf), "E%c%d%c%s%c%s", (char)('A' + e->code), e->sys_errno, '\0',
@@ -177,6 +150,23 @@ static int cli_mount_send_err(int fd, strata_err *e)
         cli_mount_send(fd, buf, (size_t)n + 1 < sizeof(buf) ? (size_t)n + 1 : sizeof(buf));
     strata_err_free(e);
     return CLI_EXIT_FAIL;
+}
+
+strata_err *cli_mount_parse_err(const char *buf, size_t len)
+{
+    const char *num = buf + 2;
+    const char *msg = num + strlen(num) + 1;
+    if (msg > buf + len)
+        msg = buf + len;
+    size_t ml = strlen(msg);
+    const char *hint = (size_t)(msg - buf) + ml + 1 < len ? msg + ml + 1 : NULL;
+    int code = buf[1] - 'A';
+    if (code <= STRATA_E_OK || code > STRATA_E_INTERNAL)
+        code = STRATA_E_INTERNAL;
+    strata_err *e = strata_err_new((strata_code)code, hint, "%s", msg);
+    if (e)
+        e->sys_errno = atoi(num);
+    return e;
 }
 
 /* The parent's side: waits for the server's word, and says what came; a
@@ -221,18 +211,7 @@ static int cli_mount_await(cli_mount *m, pid_t pid, int fd)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (len >= 2 && buf[0] == 'E') {
-        const char *num = buf + 2;
-        const char *msg = num + strlen(num) + 1;
-        if (msg > buf + len)
-            msg = buf + len;
-        size_t ml = strlen(msg);
-        const char *hint = (size_t)(msg - buf) + ml + 1 < len ? msg + ml + 1 : NULL;
-        int code = buf[1] - 'A';
-        if (code <= STRATA_E_OK || code > STRATA_E_INTERNAL)
-            code = STRATA_E_INTERNAL;
-        m->fail = strata_err_new((strata_code)code, hint, "%s", msg);
-        if (m->fail)
-            m->fail->sys_errno = atoi(num);
+        m->fail = cli_mount_parse_err(buf, len);
     } else if (WIFSIGNALED(status)) {
         m->fail =
             strata_err_new(STRATA_E_INTERNAL, "run the same mount with --foreground to see it fail",
@@ -271,6 +250,12 @@ static bool cli_mount_ready(cli_mount *m)
     bool ok = cli_mount_send(m->ready_fd, "K", 1);
     close(m->ready_fd);
     m->ready_fd = -1;
+    cli_mount_detach();
+    return ok;
+}
+
+void cli_mount_detach(void)
+{
     /* A server outlives the terminal: it must not keep it, nor a working
      * directory that someone may want to unmount or remove. */
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -283,7 +268,6 @@ static bool cli_mount_ready(cli_mount *m)
     if (chdir("/") < 0) {
         /* Not fatal: the server works from anywhere. */
     }
-    return ok;
 }
 
 /* ---- serving ----------------------------------------------------------- */
@@ -382,7 +366,7 @@ static int cli_mount_serve(cli_mount *m)
  * would wait for the mount to end. Regular files are left alone, since a
  * runtime may hold one (a sanitizer's log), as libfuse's own
  * fuse_daemonize leaves every descriptor beyond stdio. */
-static void cli_mount_close_pipes(int keep)
+void cli_mount_close_pipes(int keep)
 {
 #ifdef __linux__
     DIR *d = opendir("/proc/self/fd");
@@ -407,7 +391,7 @@ static void cli_mount_close_pipes(int keep)
 static int cli_mount_background(cli_mount *m)
 {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0)
+    if (compat_pipe_cloexec(fds) < 0)
         return cli_mount_fail(m, strata_err_sys(errno, NULL, "create a pipe"));
     fflush(stdout);
     fflush(stderr);
@@ -492,76 +476,6 @@ static strata_err *cli_mount_upper(const char *upper, const char *mp_abs, char *
 
 static int cli_mount_start(cli_mount *mp, const char *upper, const char *backend, bool foreground);
 
-/* ---- --backend nfs --serve-only ----------------------------------------- */
-
-/* Serves the view over NFSv3 on loopback from this process, mounting
- * nothing: for any NFS client (libnfs's tools, a kernel elsewhere in the
- * same network namespace) on a host with no kernel NFS client. The URL
- * goes to stdout, so that a script can read it; the server stops at
- * SIGINT, SIGTERM or SIGHUP. */
-static int cli_mount_nfs_serve_only(cli_mount *m, const char *upper, bool secure)
-{
-    static cli_plan cp;
-    plan_req req = {.mountpoint = "/", .id = (unsigned long long)getpid()};
-    char *upper_abs = NULL;
-    strata_err *e = cli_plan_build("nfs", &req, &cp);
-    if (!e && upper) {
-        if (mkdir(upper, 0755) < 0 && errno != EEXIST)
-            e = strata_err_sys(errno, "give an existing directory, or one whose parent exists",
-                               "create the upper directory %s", upper);
-        else if (!(upper_abs = realpath(upper, NULL)))
-            e = strata_err_sys(errno, NULL, "resolve the upper directory %s", upper);
-    }
-    if (e)
-        return cli_report(e);
-    m->upper = upper_abs;
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    store *s = NULL;
-    vfs *v = NULL;
-    nfs_serve *ns = NULL;
-    e = cli_mount_view(m, &s, &v);
-    if (!e) {
-        nfs_serve_opts o = {
-            .v = v,
-            .slot = 0,
-            .owner_uid = (uint32_t)getuid(),
-            .port = (uint16_t)cp.cfg.nfs_port,
-            .secure = secure,
-        };
-        e = nfs_serve_start(&o, &ns);
-    }
-    int code = CLI_EXIT_OK;
-    if (e) {
-        code = cli_report(e);
-    } else {
-        char url[128];
-        nfs_serve_url(ns, url, sizeof(url));
-        printf("%s\n", url);
-        fflush(stdout);
-        if (!m->ctx->quiet)
-            fprintf(stderr,
-                    "serving %u layer%s over NFSv3 on 127.0.0.1 and ::1, port %u (%s%s%s); "
-                    "mounting nothing; stop with Ctrl-C\n",
-                    m->nrefs, cli_plural(m->nrefs), (unsigned)nfs_serve_port(ns),
-                    m->upper ? "writes go to " : "read-only", m->upper ? m->upper : "",
-                    secure ? ", privileged ports only" : "");
-        int sig;
-        while (sigwait(&set, &sig) != 0)
-            ;
-        nfs_serve_stop(ns);
-    }
-    vfs_free(v);
-    if (s)
-        store_close(s);
-    free(upper_abs);
-    return code;
-}
-
 static int cli_mount_run(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -572,6 +486,7 @@ static int cli_mount_run(cli_ctx *ctx, int argc, char **argv)
         {"threads", required_argument, NULL, CLI_OPT_THREADS},
         {"serve-only", no_argument, NULL, CLI_OPT_SERVE_ONLY},
         {"nfs-secure", no_argument, NULL, CLI_OPT_NFS_SECURE},
+        {"sudo", no_argument, NULL, CLI_OPT_SUDO},
         {0},
     };
     static cli_mount m; /* large (layer names); one per process */
@@ -612,6 +527,9 @@ static int cli_mount_run(cli_ctx *ctx, int argc, char **argv)
         case CLI_OPT_NFS_SECURE:
             secure = true;
             break;
+        case CLI_OPT_SUDO:
+            m.sudo = true;
+            break;
         }
     }
     if (serve_only) {
@@ -641,6 +559,8 @@ static int cli_mount_run(cli_ctx *ctx, int argc, char **argv)
         return cli_usage_error(ctx, "give the layers to show with --layer REF");
     if (none && upper)
         return cli_usage_error(ctx, "--upper applies to a mount, not --backend none");
+    if (none && m.sudo)
+        return cli_usage_error(ctx, "--sudo applies to a mount, not --backend none");
     m.mountpoint = argv[optind];
     return cli_mount_start(&m, upper, backend, foreground);
 }
@@ -680,14 +600,12 @@ static strata_err *cli_mount_attempt(const plan_attempt *a, void *ctx)
         m->fail = NULL;
         return e;
     }
+    case ENGINE_T_NFS:
+        return cli_mount_nfs(m, a, w->foreground);
     case ENGINE_T_NONE:
+    default:
         m->code = CLI_EXIT_OK;
         return cli_mount_none(m);
-    default:
-        return strata_err_new(STRATA_E_UNSUPPORTED,
-                              "leave the transport to the plan, or pin fuse or none",
-                              "the %s transport is not in this version of strata",
-                              engine_transport_name(a->transport));
     }
 }
 
@@ -729,6 +647,7 @@ static int cli_mount_start(cli_mount *mp, const char *upper, const char *backend
         .mountpoint = m.mountpoint,
         .id = (unsigned long long)getpid(),
         .read_only = !upper && !m.serve,
+        .sudo_consent = m.sudo,
     };
     char *abs = NULL, *upper_abs = NULL, *store_dir = NULL, *store_abs = NULL;
     strata_err *e = cli_plan_build(backend, &req, &cp);
@@ -785,11 +704,11 @@ static int cli_mount_start(cli_mount *mp, const char *upper, const char *backend
 
 const cli_command cli_cmd_mount = {
     .name = "mount",
-    .usage = "mount [--layer REF]... [--upper DIR] [--backend B] [--foreground] [--threads N] "
-             "MOUNTPOINT\n"
+    .usage = "mount [--layer REF]... [--upper DIR] [--backend B] [--sudo] [--foreground] "
+             "[--threads N] MOUNTPOINT\n"
              "       strata mount --backend nfs --serve-only [--nfs-secure] [--layer REF]... "
              "[--upper DIR]",
-    .summary = "show layers as one directory (a FUSE mount)",
+    .summary = "show layers as one directory (a FUSE or NFS mount)",
     .help = "Shows the layers given with --layer merged at MOUNTPOINT: the first --layer is\n"
             "the top, and an entry in a higher layer hides the same path in those below.\n"
             "Every entry of the layers belongs to the user who mounted them, and files are\n"
@@ -803,6 +722,10 @@ const cli_command cli_cmd_mount = {
             "strata starts a server in the background and returns once the mount answers;\n"
             "'strata umount MOUNTPOINT' ends it. With --foreground it serves until the\n"
             "mount is unmounted, or until SIGINT, SIGTERM or SIGHUP, and then unmounts.\n"
+            "The nfs backend does the same with strata's NFSv3 server on loopback, which\n"
+            "the kernel's NFS client mounts (mount_nfs on macOS, mount -t nfs on Linux):\n"
+            "that needs root, or on macOS --sudo. Its options make a dead server fail\n"
+            "I/O within seconds rather than hang (docs/NFS.md).\n"
             "\n"
             "Options:\n"
             "  -l, --layer REF  a layer to show: a ref or sha256:<hex>; repeat, top first\n"
@@ -816,6 +739,8 @@ const cli_command cli_cmd_mount = {
             "                   line saying why; mount.enabled and mount.backend in\n"
             "                   strata.yaml or STRATA_MOUNT_ENABLED / STRATA_MOUNT_BACKEND\n"
             "                   change it. --upper needs a mount, never none.\n"
+            "  --sudo           let strata run the NFS mount and unmount with sudo (macOS,\n"
+            "                   not root): sudo may ask for your password\n"
             "  --foreground     serve from this process until unmounted or interrupted\n"
             "  --threads N      FUSE server threads, 1-64 (default 2)\n"
             "  --backend nfs --serve-only\n"

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/compat.h"
 #include "base/fsutil.h"
 #include "base/path.h"
 #include "cli/cli.h"
@@ -33,7 +34,14 @@
 #include "engine/serve_client.h"
 #include "transport/sandbox.h"
 
-enum { CLI_OPT_LAYER = CLI_OPT_BASE, CLI_OPT_OUT, CLI_OPT_BACKEND, CLI_OPT_CWD, CLI_OPT_SERVER };
+enum {
+    CLI_OPT_LAYER = CLI_OPT_BASE,
+    CLI_OPT_OUT,
+    CLI_OPT_BACKEND,
+    CLI_OPT_CWD,
+    CLI_OPT_SERVER,
+    CLI_OPT_SUDO,
+};
 
 #define CLI_RUN_MAX_LAYERS 256
 
@@ -74,7 +82,7 @@ static void cli_run_uncatch(const struct sigaction *old)
 static strata_err *cli_run_spawn(char **argv, const char *dir, int *status)
 {
     int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) < 0)
+    if (compat_pipe_cloexec(pfd) < 0)
         return strata_err_sys(errno, NULL, "create a pipe");
     pid_t pid = fork();
     if (pid < 0) {
@@ -143,6 +151,7 @@ typedef struct cli_run_opts {
     const char *backend; /* NULL: the plan's choice */
     const char *cwd;
     const char *server; /* a `strata serve` mountpoint, or NULL */
+    bool sudo;          /* consent to sudo for a privileged mount step (NFS on macOS) */
 } cli_run_opts;
 
 /* A slot of a server, while the run holds one. */
@@ -197,20 +206,33 @@ static strata_err *cli_run_resolve(store *s, const cli_run_opts *o, strata_diges
  * --backend) and this machine's facts decide the order, and the mounter
  * takes the first that works. Falling to none where a mount was wanted
  * says why in one line. */
+static void cli_run_say(void *ctx, const char *line)
+{
+    const cli_ctx *c = ctx;
+    if (!c->quiet)
+        fprintf(stderr, "%s\n", line);
+}
+
 static strata_err *cli_run_sandbox(cli_ctx *ctx, store *s, const cli_run_opts *o,
-                                   const strata_digest *d, sandbox **sb)
+                                   const strata_digest *d, sandbox **sb, engine_transport *used)
 {
     static cli_plan cp;
     const char *tmp = getenv("TMPDIR");
     char mp[PATH_MAX];
     snprintf(mp, sizeof(mp), "%s/strata-run", tmp && *tmp ? tmp : "/tmp");
-    plan_req req = {.mountpoint = mp, .id = (unsigned long long)getpid()};
+    plan_req req = {.mountpoint = mp, .id = (unsigned long long)getpid(), .sudo_consent = o->sudo};
     mounter_outcome mo;
     strata_err *e = cli_plan_build(o->backend, &req, &cp);
+    /* NFS's escalation (sudo's notice, the Admin By Request wait) talks
+     * to the user here. */
+    escalate_io io;
+    escalate_io_default(&io, cli_run_say, ctx);
     if (!e)
-        e = mounter_sandbox(s, d, o->nlayers, &cp.f, &cp.p, sb, &mo);
-    if (!e)
+        e = mounter_sandbox_io(s, d, o->nlayers, &cp.f, &cp.p, &io, sb, &mo);
+    if (!e) {
+        *used = mo.used;
         cli_plan_say_fallback(ctx, "run", &cp, &mo, "running with backend none");
+    }
     return e;
 }
 
@@ -279,6 +301,7 @@ static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
         {"backend", required_argument, NULL, CLI_OPT_BACKEND},
         {"cwd", required_argument, NULL, CLI_OPT_CWD},
         {"server", required_argument, NULL, CLI_OPT_SERVER},
+        {"sudo", no_argument, NULL, CLI_OPT_SUDO},
         {0},
     };
     static cli_run_opts o; /* large (layer names); one per process */
@@ -309,6 +332,9 @@ static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
         case CLI_OPT_SERVER:
             o.server = optarg;
             break;
+        case CLI_OPT_SUDO:
+            o.sudo = true;
+            break;
         }
     }
     if (o.server && o.backend)
@@ -320,8 +346,12 @@ static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
         o.server = env_server;
     if (optind >= argc)
         return cli_usage_error(ctx, "missing the command to run (after --)");
-    if (o.backend && strcmp(o.backend, "none") != 0 && strcmp(o.backend, "fuse") != 0)
-        return cli_usage_error(ctx, "unknown backend '%s' (fuse or none)", o.backend);
+    bool known = !o.backend;
+    for (int t = 0; t < ENGINE_T_COUNT && !known; t++)
+        known = strcmp(o.backend, engine_transport_name((engine_transport)t)) == 0;
+    if (!known)
+        return cli_usage_error(ctx, "unknown backend '%s' (fuse, kext, fskit, nfs or none)",
+                               o.backend);
     if (o.out && !store_ref_name_valid(o.out))
         return cli_report(strata_err_new(STRATA_E_INVALID,
                                          "a ref is 1-255 characters of letters, digits and ._+@/:-",
@@ -365,15 +395,17 @@ static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
             rs.cl = NULL;
         }
     }
+    engine_transport used = ENGINE_T_FUSE;
     if (!e && !rs.cl)
-        e = cli_run_sandbox(ctx, s, &o, d, &sb);
+        e = cli_run_sandbox(ctx, s, &o, d, &sb, &used);
     /* A mounted sandbox is registered while the command runs, so that a
      * sweep can clear it (and its directory) if strata dies; so is a
      * slot's directory. */
     registry_handle *reg = NULL;
     if (!e && (sandbox_mounted(sb) || rs.cl))
-        e = cli_register_mount(rs.cl ? REGISTRY_KIND_SLOT : REGISTRY_KIND_RUN, "fuse",
-                               sandbox_root(sb), sandbox_dir(sb), &reg);
+        e = cli_register_mount(rs.cl ? REGISTRY_KIND_SLOT : REGISTRY_KIND_RUN,
+                               engine_transport_name(used), sandbox_root(sb), sandbox_dir(sb),
+                               &reg);
     if (!e)
         rc = cli_run_in(ctx, s, &o, sb, &rs, cmd, cwd, &e);
     /* The slot goes back before its upper directory is removed. */
@@ -409,7 +441,7 @@ static int cli_run_run(cli_ctx *ctx, int argc, char **argv)
 
 const cli_command cli_cmd_run = {
     .name = "run",
-    .usage = "run [--layer REF]... [--out REF] [--backend fuse|none] [--server MOUNTPOINT] "
+    .usage = "run [--layer REF]... [--out REF] [--backend B] [--sudo] [--server MOUNTPOINT] "
              "[--cwd SUBDIR] -- CMD [ARG]...",
     .summary = "run a command in a view of layers; capture its changes",
     .help = "Runs CMD in a sandbox that shows the view of the given layers (the first\n"
@@ -421,15 +453,20 @@ const cli_command cli_cmd_run = {
             "Options:\n"
             "  -l, --layer REF   a layer of the view; repeat for more, top first\n"
             "  -o, --out REF     name the captured layer REF\n"
-            "  --backend B       how the view is shown. fuse: a FUSE mount that reads\n"
-            "                    through to the store, writes going to a private upper\n"
-            "                    directory (setup costs the same for any view). none: the\n"
-            "                    view written out as plain files. Default: the plan\n"
-            "                    ('strata doctor'): fuse, or none with a one-line note\n"
-            "                    when FUSE cannot mount here; mount.enabled and\n"
+            "  --backend B       how the view is shown. fuse (kext or fskit: macFUSE on\n"
+            "                    macOS): a FUSE mount that reads through to the store,\n"
+            "                    writes going to a private upper directory (setup costs\n"
+            "                    the same for any view). nfs: the same view served by\n"
+            "                    strata's NFSv3 server on loopback and mounted by the\n"
+            "                    kernel's client (needs root; on macOS --sudo). none:\n"
+            "                    the view written out as plain files. Default: the plan\n"
+            "                    ('strata doctor'): the first transport that mounts here,\n"
+            "                    or none with a one-line note; mount.enabled and\n"
             "                    mount.backend in strata.yaml or STRATA_MOUNT_ENABLED /\n"
-            "                    STRATA_MOUNT_BACKEND change it. Either captures the\n"
-            "                    same layer.\n"
+            "                    STRATA_MOUNT_BACKEND change it. All capture the same\n"
+            "                    layer.\n"
+            "  --sudo            let strata run the NFS mount and unmount with sudo\n"
+            "                    (macOS, not root): sudo may ask for your password\n"
             "  --server MP       take a slot of the 'strata serve' at MP instead of\n"
             "                    mounting: CMD runs in MP/<slot>, its writes go to an\n"
             "                    upper directory of this run's own, and the slot is\n"

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine/mounter.h"
+#include "engine/nfs_attach.h"
 
 static void mounter_keep(mounter_outcome *o, engine_transport t, engine_failure fail, bool tried,
                          const char *msg, const char *hint)
@@ -18,12 +19,54 @@ static void mounter_keep(mounter_outcome *o, engine_transport t, engine_failure 
     snprintf(m->hint, sizeof(m->hint), "%s", hint ? hint : "");
 }
 
-/* One attempt. NFS is a plan entry before its server exists in this
- * version: it fails like any transport that cannot mount here. */
+/* An NFS sandbox's mount commands: the plan's escalation first (sudo's
+ * notice, the Admin By Request wait), then the platform's mount. */
+typedef struct mounter_nfs {
+    const plan_attempt *a;
+    const escalate_io *io;
+} mounter_nfs;
+
+static bool mounter_nfs_sudo(const plan_attempt *a)
+{
+    const escalate_plan *p = &a->escalation;
+    return p->kind == ESCALATE_SUDO || (p->kind == ESCALATE_ABR_FLOW && p->uses_sudo);
+}
+
+static strata_err *mounter_nfs_mount(void *ctx, uint16_t port, const char *mountpoint)
+{
+    mounter_nfs *c = ctx;
+    escalate_io quiet;
+    if (!c->io)
+        escalate_io_default(&quiet, NULL, NULL);
+    strata_err *e = escalate_run(&c->a->escalation, c->io ? c->io : &quiet);
+    nfs_mount_cmd cmd;
+    bool sudo = mounter_nfs_sudo(c->a);
+    if (!e)
+        e = nfs_mount_cmd_build(engine_os_here(), c->a->nfs_opts, port, mountpoint, sudo, &cmd);
+    if (!e)
+        e = nfs_attach_mount(engine_os_here(), &cmd, sudo);
+    return e;
+}
+
+static strata_err *mounter_nfs_unmount(void *ctx, const char *mountpoint)
+{
+    mounter_nfs *c = ctx;
+    return nfs_attach_unmount(engine_os_here(), mountpoint, mounter_nfs_sudo(c->a), true);
+}
+
+/* One attempt. */
 static strata_err *mounter_try(store *s, const strata_digest *layers, size_t n,
-                               const plan_attempt *a, sandbox **out)
+                               const plan_attempt *a, const escalate_io *io, sandbox **out)
 {
     sandbox_opts so = {0};
+    /* The sandbox calls these until it is closed: they live as long as
+     * the process (one sandbox at a time per process). */
+    static mounter_nfs nfs_ctx;
+    static sandbox_nfs_mounter nfs_mounter = {
+        .ctx = &nfs_ctx,
+        .mount = mounter_nfs_mount,
+        .unmount = mounter_nfs_unmount,
+    };
     switch (a->transport) {
     case ENGINE_T_FUSE:
     case ENGINE_T_KEXT:
@@ -33,13 +76,14 @@ static strata_err *mounter_try(store *s, const strata_digest *layers, size_t n,
         if (a->transport == ENGINE_T_FSKIT)
             so.mountpoint = a->mountpoint;
         return sandbox_open(s, layers, n, SANDBOX_FUSE, &so, out);
+    case ENGINE_T_NFS:
+        nfs_ctx = (mounter_nfs){.a = a, .io = io};
+        so.nfs = &nfs_mounter;
+        so.nfs_port = a->nfs_port;
+        return sandbox_open(s, layers, n, SANDBOX_NFS, &so, out);
     case ENGINE_T_NONE:
-        return sandbox_open(s, layers, n, SANDBOX_NONE, NULL, out);
     default:
-        return strata_err_new(STRATA_E_UNSUPPORTED,
-                              "leave the transport to the plan, or pin fuse or none",
-                              "the %s transport is not in this version of strata",
-                              engine_transport_name(a->transport));
+        return sandbox_open(s, layers, n, SANDBOX_NONE, NULL, out);
     }
 }
 
@@ -87,19 +131,27 @@ typedef struct mounter_sandbox_ctx {
     store *s;
     const strata_digest *layers;
     size_t n;
+    const escalate_io *io;
     sandbox **out;
 } mounter_sandbox_ctx;
 
 static strata_err *mounter_sandbox_try(const plan_attempt *a, void *ctx)
 {
     mounter_sandbox_ctx *c = ctx;
-    return mounter_try(c->s, c->layers, c->n, a, c->out);
+    return mounter_try(c->s, c->layers, c->n, a, c->io, c->out);
+}
+
+strata_err *mounter_sandbox_io(store *s, const strata_digest *layers, size_t n,
+                               const engine_facts *f, const engine_plan *p, const escalate_io *io,
+                               sandbox **out, mounter_outcome *o)
+{
+    *out = NULL;
+    mounter_sandbox_ctx c = {.s = s, .layers = layers, .n = n, .io = io, .out = out};
+    return mounter_walk(f, p, mounter_sandbox_try, &c, o);
 }
 
 strata_err *mounter_sandbox(store *s, const strata_digest *layers, size_t n, const engine_facts *f,
                             const engine_plan *p, sandbox **out, mounter_outcome *o)
 {
-    *out = NULL;
-    mounter_sandbox_ctx c = {.s = s, .layers = layers, .n = n, .out = out};
-    return mounter_walk(f, p, mounter_sandbox_try, &c, o);
+    return mounter_sandbox_io(s, layers, n, f, p, NULL, out, o);
 }

@@ -11,6 +11,7 @@
 #ifndef STRATA_ENGINE_MOUNTER_H
 #define STRATA_ENGINE_MOUNTER_H
 
+#include "engine/escalate.h"
 #include "engine/plan.h"
 #include "transport/sandbox.h"
 
@@ -45,7 +46,13 @@ strata_err *mounter_walk(const engine_facts *f, const engine_plan *p, mounter_tr
                          void *ctx, mounter_outcome *o);
 
 /* Opens a sandbox of the view of layers (top first) over the first
- * attempt of p that works. The store must be open for writing. */
+ * attempt of p that works. The store must be open for writing. An NFS
+ * attempt carries out its escalation (sudo, Admin By Request) through io
+ * before it mounts; NULL: the real world, saying nothing. One sandbox at
+ * a time per process. */
+strata_err *mounter_sandbox_io(store *s, const strata_digest *layers, size_t n,
+                               const engine_facts *f, const engine_plan *p, const escalate_io *io,
+                               sandbox **out, mounter_outcome *o);
 strata_err *mounter_sandbox(store *s, const strata_digest *layers, size_t n, const engine_facts *f,
                             const engine_plan *p, sandbox **out, mounter_outcome *o);
 

@@ -1,4 +1,5 @@
 /* The NFS mount command for macOS and Linux (see nfs_mount.h). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,4 +55,71 @@ strata_err *nfs_mount_cmd_build(engine_os os, const char *base_opts, uint16_t po
     out->argv[k] = NULL;
     out->argc = k;
     return NULL;
+}
+
+strata_err *nfs_umount_cmd_build(engine_os os, const char *mountpoint, bool sudo, bool force,
+                                 nfs_mount_cmd *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!mountpoint || mountpoint[0] != '/')
+        return strata_err_new(STRATA_E_INVALID, NULL,
+                              "an NFS unmount needs an absolute mountpoint");
+    int m = snprintf(out->mountpoint, sizeof(out->mountpoint), "%s", mountpoint);
+    if (m < 0 || (size_t)m >= sizeof(out->mountpoint))
+        return strata_err_new(STRATA_E_INVALID, NULL, "the mountpoint is too long");
+    size_t k = 0;
+    if (os == ENGINE_OS_MACOS) {
+        if (sudo) {
+            out->argv[k++] = "sudo";
+            out->argv[k++] = "-n";
+            out->argv[k++] = "--";
+        }
+        out->argv[k++] = "/sbin/umount";
+    } else {
+        out->argv[k++] = "/bin/umount";
+    }
+    if (force)
+        out->argv[k++] = "-f";
+    out->argv[k++] = out->mountpoint;
+    out->argv[k] = NULL;
+    out->argc = k;
+    return NULL;
+}
+
+/* Words of the mount tools (util-linux mount and umount, nfs-utils'
+ * mount.nfs, macOS's mount_nfs and umount), each with the errno it
+ * means. The first match wins, so the more specific come first. */
+static const struct {
+    const char *words;
+    int err;
+} nfs_mount_words[] = {
+    {"only root can", EPERM},
+    {"must be superuser", EPERM},
+    {"Operation not permitted", EPERM},
+    {"Permission denied", EPERM},
+    {"a password is required", EPERM}, /* sudo -n without a cached credential */
+    {"unknown filesystem type", ENODEV},
+    {"No such device", ENODEV},
+    {"need a /sbin/mount.", ENODEV},
+    {"Protocol not supported", ENODEV},
+    {"Connection refused", ECONNREFUSED},
+    {"timed out", ETIMEDOUT},
+    {"Resource busy", EBUSY},
+    {"target is busy", EBUSY},
+    {"device is busy", EBUSY},
+    {"No such file or directory", ENOENT},
+    {"does not exist", ENOENT},
+    {"Not a directory", ENOTDIR},
+    {"not mounted", EINVAL},
+    {"not currently mounted", EINVAL},
+};
+
+int nfs_mount_output_errno(const char *output)
+{
+    if (!output)
+        return 0;
+    for (size_t i = 0; i < sizeof(nfs_mount_words) / sizeof(nfs_mount_words[0]); i++)
+        if (strstr(output, nfs_mount_words[i].words))
+            return nfs_mount_words[i].err;
+    return 0;
 }

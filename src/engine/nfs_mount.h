@@ -49,4 +49,19 @@ typedef struct nfs_mount_cmd {
 strata_err *nfs_mount_cmd_build(engine_os os, const char *base_opts, uint16_t port,
                                 const char *mountpoint, bool sudo, nfs_mount_cmd *out);
 
+/* The command that unmounts it: [sudo -n --] /sbin/umount [-f] MOUNTPOINT
+ * on macOS, /bin/umount [-f] MOUNTPOINT on Linux. force (-f) is for a
+ * server that is gone: without it the client would first try to flush to
+ * a server that cannot answer. */
+strata_err *nfs_umount_cmd_build(engine_os os, const char *mountpoint, bool sudo, bool force,
+                                 nfs_mount_cmd *out);
+
+/* The errno a failed mount or umount command stands for, read from what
+ * it printed (mount(8), mount.nfs, mount_nfs and umount say why only in
+ * words), for the plan's failure classification and the hints: EPERM
+ * (needs root), ENODEV (no NFS client), ECONNREFUSED (no server),
+ * ETIMEDOUT (it did not answer), EBUSY (in use), ENOENT / ENOTDIR (the
+ * mountpoint), EINVAL (not mounted); 0 when the words say nothing known. */
+int nfs_mount_output_errno(const char *output);
+
 #endif

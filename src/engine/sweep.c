@@ -4,14 +4,11 @@
  * The decisions are pure functions; the I/O is the mount table, the
  * unmount and the removals. */
 #include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #ifdef __APPLE__
 #include <dirent.h>
@@ -20,11 +17,14 @@
 #endif
 
 #include "base/fsutil.h"
+#include "engine/mount_table.h"
 #include "engine/serve.h"
+#include "engine/spawn.h"
 #include "engine/sweep.h"
 #include "transport/fuse.h"
 
-extern char **environ;
+/* How long a forced unmount may take. */
+#define SWEEP_UNMOUNT_SECONDS 15
 
 /* ---- pure decisions ------------------------------------------------------ */
 
@@ -107,61 +107,22 @@ static engine_os sweep_os(void)
 #endif
 }
 
-/* What is mounted exactly at mp (malloc'd type, NULL for nothing). */
-static strata_err *sweep_mount_type(const char *mp, char **fstype)
+/* Runs argv with a deadline (a forced unmount of a dead server's mount
+ * must not hang the sweep), its first line of output into msg; true on
+ * exit 0. */
+static bool sweep_spawn(const char *const argv[], char *msg, size_t cap)
 {
-#ifdef __APPLE__
-    *fstype = NULL;
-    struct statfs *mnt;
-    int n = getmntinfo(&mnt, MNT_NOWAIT); /* never waits on a dead server */
-    for (int i = 0; i < n; i++) {
-        if (strcmp(mnt[i].f_mntonname, mp) == 0) {
-            free(*fstype);
-            if (!(*fstype = strdup(mnt[i].f_fstypename)))
-                return strata_err_new(STRATA_E_NOMEM, NULL, "out of memory");
-        }
-    }
-    return NULL;
-#else
-    return fusefs_mount_type(mp, fstype);
-#endif
-}
-
-/* Runs argv, its output folded into msg; true on exit 0. */
-static bool sweep_spawn(char *const argv[], char *msg, size_t cap)
-{
-    msg[0] = '\0';
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        snprintf(msg, cap, "%s", strerror(errno));
+    spawn_result r;
+    strata_err *e = spawn_run(argv, SWEEP_UNMOUNT_SECONDS, &r);
+    if (e) {
+        snprintf(msg, cap, "%s", e->msg);
+        strata_err_free(e);
         return false;
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(fds[1]);
-    if (rc) {
-        close(fds[0]);
-        snprintf(msg, cap, "cannot run %s: %s", argv[0], strerror(rc));
-        return false;
-    }
-    size_t len = 0;
-    ssize_t n;
-    while ((n = read(fds[0], msg + len, cap - 1 - len)) > 0 || (n < 0 && errno == EINTR))
-        if (n > 0)
-            len += (size_t)n;
-    close(fds[0]);
-    msg[len] = '\0';
-    msg[strcspn(msg, "\n")] = '\0';
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    spawn_first_line(r.out, msg, cap);
+    if (r.timed_out && !msg[0])
+        snprintf(msg, cap, "%s did not finish within %d s", argv[0], SWEEP_UNMOUNT_SECONDS);
+    return r.status == 0;
 }
 
 /* Forces the mount at mp away, even when its server is dead or it is
@@ -169,10 +130,10 @@ static bool sweep_spawn(char *const argv[], char *msg, size_t cap)
 static bool sweep_force_unmount(const char *mp, char *msg, size_t cap)
 {
 #ifdef __APPLE__
-    char *um[] = {"umount", "-f", (char *)mp, NULL};
+    const char *um[] = {"umount", "-f", mp, NULL};
     if (sweep_spawn(um, msg, cap))
         return true;
-    char *du[] = {"diskutil", "unmount", "force", (char *)mp, NULL};
+    const char *du[] = {"diskutil", "unmount", "force", mp, NULL};
     return sweep_spawn(du, msg, cap);
 #else
     if (geteuid() == 0) {
@@ -183,7 +144,7 @@ static bool sweep_force_unmount(const char *mp, char *msg, size_t cap)
     }
     const char *prog =
         access("/usr/bin/fusermount3", X_OK) == 0 ? "/usr/bin/fusermount3" : "fusermount3";
-    char *fm[] = {(char *)prog, "-u", "-z", "--", (char *)mp, NULL};
+    const char *fm[] = {prog, "-u", "-z", "--", mp, NULL};
     return sweep_spawn(fm, msg, cap);
 #endif
 }
@@ -232,7 +193,7 @@ static void sweep_one(const registry_entry *ents, size_t n, const registry_entry
     engine_os os = sweep_os();
     char *fstype = NULL;
     if (en->state == REGISTRY_DEAD) {
-        strata_err *e = sweep_mount_type(en->rec.mountpoint, &fstype);
+        strata_err *e = mount_table_type(en->rec.mountpoint, &fstype);
         if (e) {
             snprintf(it->error, sizeof(it->error), "%s", e->msg);
             strata_err_free(e);
@@ -317,7 +278,7 @@ static void sweep_volumes(const registry_entry *ents, size_t n, sweep_report *re
         char mp[REGISTRY_PATH_MAX];
         snprintf(mp, sizeof(mp), "/Volumes/%s", de->d_name);
         char *fstype = NULL;
-        strata_err *e = sweep_mount_type(mp, &fstype);
+        strata_err *e = mount_table_type(mp, &fstype);
         bool ours = !e && sweep_is_strata_fstype(ENGINE_OS_MACOS, "fskit", fstype);
         strata_err_free(e);
         free(fstype);

@@ -1,5 +1,5 @@
-/* A view a command can work in, over FUSE or none, and the capture of its
- * changes (see sandbox.h). */
+/* A view a command can work in, over FUSE, NFS or none, and the capture
+ * of its changes (see sandbox.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include "base/fsutil.h"
 #include "base/path.h"
 #include "transport/fuse.h"
+#include "transport/nfs/nfs.h"
 #include "transport/none.h"
 #include "transport/sandbox.h"
 #include "vfs/vfs.h"
@@ -20,11 +21,16 @@ struct sandbox {
     char *tmp;      /* the temporary directory holding everything */
     char *root;     /* where the view shows */
     manifest *base; /* the view, flattened */
-    /* fuse */
+    /* fuse, nfs */
     char *upper;
     bool own_root; /* root is a directory of its own outside tmp, made here */
     vfs *v;
     fusefs *f;
+    /* nfs */
+    nfs_serve *ns;
+    sandbox_nfs_mounter nfs;
+    bool nfs_mounted;
+    strata_err *unmount_err; /* an unmount that failed: sandbox_close's error */
     /* none */
     none_sandbox *nsb;
 };
@@ -39,6 +45,27 @@ static strata_err *sandbox_mkdir(const char *dir)
     if (mkdir(dir, 0755) < 0)
         return strata_err_sys(errno, "set TMPDIR to a writable directory", "create %s", dir);
     return NULL;
+}
+
+/* Serves the view over NFS and has the caller's command mount it. The
+ * kernel clients send from privileged ports: nothing else is served. */
+static strata_err *sandbox_nfs_start(sandbox *sb, const sandbox_opts *opts)
+{
+    if (!opts || !opts->nfs)
+        return strata_err_new(STRATA_E_INTERNAL, NULL, "an NFS sandbox needs its mount commands");
+    sb->nfs = *opts->nfs;
+    nfs_serve_opts so = {
+        .v = sb->v,
+        .slot = 0,
+        .owner_uid = (uint32_t)getuid(),
+        .port = (uint16_t)opts->nfs_port,
+        .secure = true,
+    };
+    strata_err *e = nfs_serve_start(&so, &sb->ns);
+    if (!e)
+        e = sb->nfs.mount(sb->nfs.ctx, nfs_serve_port(sb->ns), sb->root);
+    sb->nfs_mounted = !e;
+    return e;
 }
 
 /* Mounts the view at tmp/mnt (or where opts say) with tmp/upper for its
@@ -65,6 +92,8 @@ static strata_err *sandbox_mount(sandbox *sb, const strata_digest *layers, size_
         };
         e = vfs_slot_attach(sb->v, 0, &spec);
     }
+    if (!e && sb->kind == SANDBOX_NFS)
+        return sandbox_nfs_start(sb, opts);
     fuse_mount_opts mo;
     if (!e && opts && opts->mo) {
         mo = *opts->mo;
@@ -116,7 +145,7 @@ strata_err *sandbox_open(store *s, const strata_digest *layers, size_t n, sandbo
             sb->tmp = NULL;
         }
     }
-    if (!e && kind == SANDBOX_FUSE) {
+    if (!e && (kind == SANDBOX_FUSE || kind == SANDBOX_NFS)) {
         e = sandbox_mount(sb, layers, n, opts);
     } else if (!e && kind == SANDBOX_SLOT) {
         if (!(sb->upper = path_join(sb->tmp, "upper")))
@@ -167,15 +196,27 @@ const char *sandbox_dir(const sandbox *sb)
 
 bool sandbox_mounted(const sandbox *sb)
 {
-    return sb->kind == SANDBOX_FUSE && sb->f;
+    return (sb->kind == SANDBOX_FUSE && sb->f) || (sb->kind == SANDBOX_NFS && sb->nfs_mounted);
 }
 
 /* Ends the mount and frees the vfs: after this nothing writes to the
- * upper directory any more. */
+ * upper directory any more (an NFS server stops even when its unmount
+ * failed: the mount is then dead, and the failure is kept for
+ * sandbox_close to report). */
 static void sandbox_unmount(sandbox *sb)
 {
     fusefs_destroy(sb->f);
     sb->f = NULL;
+    if (sb->nfs_mounted) {
+        strata_err *e = sb->nfs.unmount(sb->nfs.ctx, sb->root);
+        if (e && !sb->unmount_err)
+            sb->unmount_err = e;
+        else
+            strata_err_free(e);
+        sb->nfs_mounted = false;
+    }
+    nfs_serve_stop(sb->ns);
+    sb->ns = NULL;
     vfs_free(sb->v);
     sb->v = NULL;
 }
@@ -184,7 +225,7 @@ strata_err *sandbox_capture(sandbox *sb, strata_digest *out, layer_diff_stats *s
 {
     if (sb->kind == SANDBOX_NONE)
         return none_capture(sb->nsb, NULL, out, st);
-    if (sb->kind == SANDBOX_FUSE)
+    if (sb->kind == SANDBOX_FUSE || sb->kind == SANDBOX_NFS)
         sandbox_unmount(sb);
     strata_buf enc;
     buf_init(&enc);
@@ -199,16 +240,23 @@ strata_err *sandbox_close(sandbox *sb)
 {
     if (!sb)
         return NULL;
-    if (sb->kind == SANDBOX_FUSE)
+    if (sb->kind == SANDBOX_FUSE || sb->kind == SANDBOX_NFS)
         sandbox_unmount(sb);
     /* A mountpoint of its own outside tmp goes too (or stays, if
      * something unexpected was left in it). */
     if (sb->own_root)
         (void)rmdir(sb->root);
     strata_err *e = none_destroy(sb->nsb, false);
-    /* The upper may hold a whiteout device, removable like any file. */
-    if (!e && sb->tmp)
+    /* A mount that stayed is not removed from under it: its files would
+     * be the store's view, not the sandbox's. */
+    if (!e && sb->unmount_err) {
+        e = sb->unmount_err;
+        sb->unmount_err = NULL;
+    } else if (!e && sb->tmp) {
+        /* The upper may hold a whiteout device, removable like any file. */
         e = fs_remove_tree(sb->tmp);
+    }
+    strata_err_free(sb->unmount_err);
     manifest_free(sb->base);
     free(sb->upper);
     free(sb->root);
