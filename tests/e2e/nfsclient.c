@@ -1214,19 +1214,24 @@ static void check_lookup(void)
     expect(&r, NFS3ERR_NOENT, "LOOKUP of a missing name: NOENT");
     r = n_lookup(&g_nfs, &hello, "x");
     expect(&r, NFS3ERR_NOTDIR, "LOOKUP in a file: NOTDIR");
-    /* Names are bounded at 255 bytes (PATHCONF's name_max); a longer one
-     * is refused as it is decoded, as knfsd does (src/transport/nfs/
-     * nfs3_xdr.h), rather than answered NAMETOOLONG. */
-    char longname[300];
-    memset(longname, 'n', 256);
+    /* Names are bounded at 255 bytes (PATHCONF's name_max): a longer one
+     * is NAMETOOLONG, as RFC 1813 has it; one past what the server
+     * decodes at all (1024 bytes, src/transport/nfs/nfs3_xdr.h) is
+     * refused as garbage, and the connection goes on. */
+    char longname[1100];
+    memset(longname, 'n', sizeof(longname));
     longname[255] = '\0';
     r = n_lookup(&g_nfs, &g_root, longname);
     expect(&r, NFS3ERR_NOENT, "LOOKUP of a missing 255-byte name: NOENT");
     longname[255] = 'n';
     longname[256] = '\0';
     r = n_lookup(&g_nfs, &g_root, longname);
+    expect(&r, NFS3ERR_NAMETOOLONG, "LOOKUP of a 256-byte name: NAMETOOLONG");
+    longname[256] = 'n';
+    longname[1025] = '\0';
+    r = n_lookup(&g_nfs, &g_root, longname);
     tap(!r.replied && strstr(r.err, "Garbage") && !g_nfs.dead,
-        "LOOKUP of a 256-byte name: refused as GARBAGE_ARGS, the connection kept", "%s", why(&r));
+        "LOOKUP of a 1025-byte name: refused as GARBAGE_ARGS, the connection kept", "%s", why(&r));
 
     r = n_lookup(&g_nfs, &g_root, "link");
     tap(is(&r, NFS3_OK) && r.attr.type == NF3LNK && r.attr.size == strlen("hello.txt"),

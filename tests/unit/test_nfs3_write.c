@@ -100,7 +100,7 @@ static void content_of(nfs_testenv *t, const nfs3_fh *fh, char *buf, size_t size
 
 static void set_name(char *dst, const char *name)
 {
-    snprintf(dst, NFS3_NAME_MAX + 1, "%s", name);
+    snprintf(dst, NFS3_NAME_WIRE_MAX + 1, "%s", name);
 }
 
 static nfs3_create_res create_reply(nfs_testenv *t)
@@ -425,6 +425,32 @@ static void test_mkdir(void **state)
     nfs3_fh a = fh_of(t, "a.txt");
     assert_int_equal(mkdir_call(t, &a, "sub", 0755).status, NFS3ERR_NOTDIR);
     assert_int_equal(mkdir_call(t, &root, "..", 0755).status, NFS3ERR_EXIST);
+}
+
+/* A name over 255 bytes is NAMETOOLONG (RFC 1813) for every procedure
+ * that takes one, and changes nothing. */
+static void test_name_too_long(void **state)
+{
+    nfs_testenv *t = *state;
+    nfs3_fh root = root_of(t);
+    char lname[NFS3_NAME_MAX + 2];
+    memset(lname, 'L', sizeof(lname) - 1);
+    lname[sizeof(lname) - 1] = '\0';
+    assert_int_equal(create(t, &root, lname, NFS3_GUARDED, NULL, NULL).status, NFS3ERR_NAMETOOLONG);
+    assert_int_equal(mkdir_call(t, &root, lname, 0755).status, NFS3ERR_NAMETOOLONG);
+    assert_int_equal(remove_call(t, NFS3_PROC_REMOVE, &root, lname, NTE_OWNER).status,
+                     NFS3ERR_NAMETOOLONG);
+    assert_int_equal(remove_call(t, NFS3_PROC_RMDIR, &root, lname, NTE_OWNER).status,
+                     NFS3ERR_NAMETOOLONG);
+    assert_int_equal(rename_call(t, &root, "a.txt", &root, lname).status, NFS3ERR_NAMETOOLONG);
+    nfs3_fh a = fh_of(t, "a.txt");
+    assert_int_equal(link_call(t, &a, &root, lname).status, NFS3ERR_NAMETOOLONG);
+    /* Nothing moved: a.txt is where it was. */
+    nfs3_fh got;
+    assert_int_equal(nte_lookup_path(t, "a.txt", &got), NFS3_OK);
+    /* 255 bytes is a name like any other. */
+    lname[NFS3_NAME_MAX] = '\0';
+    assert_int_equal(create(t, &root, lname, NFS3_GUARDED, NULL, NULL).status, NFS3_OK);
 }
 
 static void test_symlink(void **state)
@@ -827,6 +853,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_guarded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_exclusive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mkdir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_name_too_long, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symlink, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mknod, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove, setup, teardown),

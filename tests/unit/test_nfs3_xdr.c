@@ -1122,12 +1122,19 @@ static void test_bounds(void **state)
     put_raw_dirop(&e, 65, "x", 1);
     assert_false(dec_dirop_from(&e));
 
-    /* Names: 255 taken, 256 refused, a NUL anywhere refused. */
+    /* Names: up to 1024 bytes taken (over 255, the procedures answer
+     * NAMETOOLONG), 1025 refused, a NUL anywhere refused. */
     xdr_enc_reset(&e);
     put_raw_dirop(&e, 8, big, NFS3_NAME_MAX);
     assert_true(dec_dirop_from(&e));
     xdr_enc_reset(&e);
     put_raw_dirop(&e, 8, big, NFS3_NAME_MAX + 1);
+    assert_true(dec_dirop_from(&e));
+    xdr_enc_reset(&e);
+    put_raw_dirop(&e, 8, big, NFS3_NAME_WIRE_MAX);
+    assert_true(dec_dirop_from(&e));
+    xdr_enc_reset(&e);
+    put_raw_dirop(&e, 8, big, NFS3_NAME_WIRE_MAX + 1);
     assert_false(dec_dirop_from(&e));
     xdr_enc_reset(&e);
     put_raw_dirop(&e, 8, "a\0b", 3);

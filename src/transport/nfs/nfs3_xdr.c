@@ -207,13 +207,13 @@ static void get_sattr(xdr_dec *d, nfs3_sattr *s)
 static void put_dirop(xdr_enc *e, const nfs3_dirop *a)
 {
     put_fh(e, &a->dir);
-    put_str(e, a->name, NFS3_NAME_MAX);
+    put_str(e, a->name, NFS3_NAME_WIRE_MAX);
 }
 
 static void get_dirop(xdr_dec *d, nfs3_dirop *a)
 {
     get_fh(d, &a->dir);
-    xdr_string(d, NFS3_NAME_MAX, a->name);
+    xdr_string(d, NFS3_NAME_WIRE_MAX, a->name);
 }
 
 /* ---- server side: decode arguments ------------------------------------------ */

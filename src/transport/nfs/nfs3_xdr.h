@@ -21,11 +21,14 @@
  * Bounds on what the server accepts:
  *   filehandle         <= NFS3_FHSIZE (64) bytes (0 is accepted here; fh.c
  *                      answers BADHANDLE)
- *   filename3          <= NFS3_NAME_MAX (255) bytes, no NUL; the vfs's own
- *                      limit (PATH_NAME_MAX). The protocol leaves it
- *                      unbounded; over it is garbage, not NAMETOOLONG,
- *                      since the bytes are refused before they are copied.
- *                      "", "." and ".." pass: they are the server's call.
+ *   filename3          <= NFS3_NAME_WIRE_MAX (1024) bytes, no NUL. The
+ *                      protocol leaves it unbounded; a longer one is
+ *                      garbage (its bytes are refused before they are
+ *                      copied). Names over the vfs's limit, NFS3_NAME_MAX
+ *                      (255, PATH_NAME_MAX), are decoded and reach the
+ *                      vfs, whose ENAMETOOLONG is NFS3ERR_NAMETOOLONG, as
+ *                      the RFC wants. "", "." and ".." pass: they are the
+ *                      server's call.
  *   nfspath3 (symlink) <= NFS3_PATH_MAX (4096) bytes, no NUL
  *   dirpath (MOUNT)    <= MNT3_PATH_MAX (1024, MNTPATHLEN) bytes, no NUL
  *   name (MOUNT)       <= MNT3_NAME_MAX (255, MNTNAMLEN) bytes, no NUL
@@ -60,7 +63,8 @@
 #define NFS3_COOKIEVERFSIZE 8
 #define NFS3_CREATEVERFSIZE 8
 #define NFS3_WRITEVERFSIZE  8
-#define NFS3_NAME_MAX       255  /* filename3 (our bound, see above) */
+#define NFS3_NAME_MAX       255  /* the longest name the server takes (FSINFO, PATHCONF) */
+#define NFS3_NAME_WIRE_MAX  1024 /* the longest filename3 decoded (see above) */
 #define NFS3_PATH_MAX       4096 /* nfspath3, a symlink's target (our bound) */
 
 enum nfs3_proc {
@@ -247,7 +251,7 @@ typedef struct nfs3_sattr {
 
 typedef struct nfs3_dirop { /* diropargs3 */
     nfs3_fh dir;
-    char name[NFS3_NAME_MAX + 1];
+    char name[NFS3_NAME_WIRE_MAX + 1];
 } nfs3_dirop;
 
 /* ---- arguments ------------------------------------------------------------ */
