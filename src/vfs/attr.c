@@ -47,6 +47,39 @@ void vfs_attr_from_stat(const vfs_inode *in, const struct stat *st, vfs_attr *ou
         out->nlink = 1;
 }
 
+/* The attributes of a lower entry that nothing removed: the view's
+ * owner, MANIFEST_MTIME, immutable; size and link count for all but
+ * directories (the caller's). */
+static void lower_attr(const vfs_view *vw, uint64_t ino, uint32_t mode, bool dead,
+                       const manifest_entry *en, vfs_attr *out)
+{
+    *out = (vfs_attr){
+        .ino = ino,
+        .mode = mode,
+        .nlink = dead ? 0 : 1,
+        .uid = vw->uid,
+        .gid = vw->gid,
+        .blksize = VFS_BLKSIZE,
+        .flags = dead ? 0 : VFS_ATTR_IMMUTABLE,
+        .atime = {.sec = MANIFEST_MTIME},
+        .mtime = {.sec = MANIFEST_MTIME},
+        .ctime = {.sec = MANIFEST_MTIME},
+    };
+    if (en && !S_ISDIR(mode)) {
+        out->size = en->size; /* a symlink's size is its target's length */
+        out->blocks = en->kind == MANIFEST_FILE ? blocks_of(en->size) : 0;
+    }
+}
+
+bool vfs_lower_leaf_attr(const vfs_view *vw, const manifest_entry *en, uint64_t ino, vfs_attr *out)
+{
+    uint32_t mode = vfs_entry_mode(en);
+    if (S_ISDIR(mode))
+        return false;
+    lower_attr(vw, ino, mode, false, en, out);
+    return true;
+}
+
 strata_err *vfs_fill_attr(vfs_inode *in, vfs_attr *out)
 {
     vfs_view *vw = in->view;
@@ -71,18 +104,7 @@ strata_err *vfs_fill_attr(vfs_inode *in, vfs_attr *out)
     if (dead && (!in->en || !vfs_iheld(vw->v, in)))
         return vfs_err(ESTALE, "look the path up again", "inode %#llx was removed",
                        (unsigned long long)in->ino);
-    *out = (vfs_attr){
-        .ino = in->ino,
-        .mode = in->mode,
-        .nlink = dead ? 0 : 1,
-        .uid = vw->uid,
-        .gid = vw->gid,
-        .blksize = VFS_BLKSIZE,
-        .flags = dead ? 0 : VFS_ATTR_IMMUTABLE,
-        .atime = {.sec = MANIFEST_MTIME},
-        .mtime = {.sec = MANIFEST_MTIME},
-        .ctime = {.sec = MANIFEST_MTIME},
-    };
+    lower_attr(vw, in->ino, in->mode, dead, in->en, out);
     if (vfs_inode_is_dir(in) && dead) {
         out->size = VFS_DIR_SIZE;
         out->blocks = blocks_of(VFS_DIR_SIZE);
@@ -101,9 +123,6 @@ strata_err *vfs_fill_attr(vfs_inode *in, vfs_attr *out)
         out->nlink = nlink;
         out->size = VFS_DIR_SIZE;
         out->blocks = blocks_of(VFS_DIR_SIZE);
-    } else if (in->en) {
-        out->size = in->en->size; /* a symlink's size is its target's length */
-        out->blocks = in->en->kind == MANIFEST_FILE ? blocks_of(in->en->size) : 0;
     }
     return NULL;
 }

@@ -35,15 +35,18 @@ typedef struct lister {
     vfs_inode *dot[2]; /* readdirplus: "." and "..", got before any lock */
 } lister;
 
-/* Hands one entry to the caller; in (may be NULL unless plus) is its
- * referenced inode, given back here. */
-static strata_err *emit(lister *l, vfs_dirent *de, vfs_inode *in, bool counts)
+/* Hands one entry to the caller; in (may be NULL unless plus without
+ * attr) is its referenced inode, given back here; attr, when not NULL,
+ * its attributes already. */
+static strata_err *emit(lister *l, vfs_dirent *de, vfs_inode *in, bool counts, const vfs_attr *attr)
 {
-    vfs_attr attr;
+    vfs_attr filled;
     strata_err *e = NULL;
-    if (l->plus) {
-        e = vfs_fill_attr(in, &attr);
-        de->attr = &attr;
+    if (l->plus && attr) {
+        de->attr = attr;
+    } else if (l->plus) {
+        e = vfs_fill_attr(in, &filled);
+        de->attr = &filled;
     }
     if (e) {
         vfs_iput(l->v, in);
@@ -75,6 +78,7 @@ static strata_err *list_lower(lister *l, const vfs_children *c, uint64_t from, u
         vfs_dirent de = {.cookie = pos + 1};
         vfs_inode *in = NULL;
         const vfs_dent *d = NULL;
+        vfs_attr leaf, *pre = NULL;
         if (pos < 2) {
             de.name = pos == 0 ? "." : "..";
             de.name_len = pos + 1;
@@ -101,13 +105,20 @@ static strata_err *list_lower(lister *l, const vfs_children *c, uint64_t from, u
                 if (k != VFS_UP_NONE)
                     continue; /* hidden, or listed with the upper entries */
             }
+            const manifest_entry *en = &vw->layers[d->layer]->entries[d->idx];
             de.ino = vfs_dent_ino(vw, d);
-            de.type = vfs_entry_mode(&vw->layers[d->layer]->entries[d->idx]) & S_IFMT;
-            if (l->plus)
+            de.type = vfs_entry_mode(en) & S_IFMT;
+            /* Shown as the lower entry it is (the upper neither hides nor
+             * shadows it): a file's attributes need no inode, unless the
+             * caller counts lookups on it. An inode per entry, built and
+             * evicted at once, was most of a large listing's cost. */
+            if (l->plus && !l->count_lookups && vfs_lower_leaf_attr(vw, en, de.ino, &leaf))
+                pre = &leaf;
+            else if (l->plus)
                 e = vfs_iget_child(l->v, dir, d, &in);
         }
         if (!e)
-            e = emit(l, &de, in, d != NULL);
+            e = emit(l, &de, in, d != NULL, pre);
         else
             vfs_iput(l->v, in);
     }
@@ -180,7 +191,7 @@ static strata_err *list_upper(lister *l, int dfd, uint64_t off, bool *eof)
                 in = NULL;
             }
         }
-        e = emit(l, &de, in, true);
+        e = emit(l, &de, in, true, NULL);
         if (e || l->stopped)
             break;
     }

@@ -342,6 +342,11 @@ void vfs_slotdir_touch(vfs *v);
 /* ---- attributes (attr.c) ---- */
 
 strata_err *vfs_fill_attr(vfs_inode *in, vfs_attr *out);
+/* A lower-only entry that is not a directory has attributes that are a
+ * pure function of its manifest entry (see attr.c): filled without an
+ * inode, for listings that keep no lookups (NFS's READDIRPLUS). False for
+ * a directory, whose link count takes a merge. */
+bool vfs_lower_leaf_attr(const vfs_view *vw, const manifest_entry *en, uint64_t ino, vfs_attr *out);
 /* Attributes from an upper entry's stat. */
 void vfs_attr_from_stat(const vfs_inode *in, const struct stat *st, vfs_attr *out);
 

@@ -597,6 +597,27 @@ static void test_readdir_errors(void **state)
     free(ents);
 }
 
+static void assert_same_fattr(const nfs3_fattr *a, const nfs3_fattr *b)
+{
+    assert_int_equal(a->type, b->type);
+    assert_int_equal(a->mode, b->mode);
+    assert_int_equal(a->nlink, b->nlink);
+    assert_int_equal(a->uid, b->uid);
+    assert_int_equal(a->gid, b->gid);
+    assert_int_equal(a->size, b->size);
+    assert_int_equal(a->used, b->used);
+    assert_int_equal(a->rdev.major, b->rdev.major);
+    assert_int_equal(a->rdev.minor, b->rdev.minor);
+    assert_int_equal(a->fsid, b->fsid);
+    assert_int_equal(a->fileid, b->fileid);
+    assert_int_equal(a->atime.sec, b->atime.sec);
+    assert_int_equal(a->atime.nsec, b->atime.nsec);
+    assert_int_equal(a->mtime.sec, b->mtime.sec);
+    assert_int_equal(a->mtime.nsec, b->mtime.nsec);
+    assert_int_equal(a->ctime.sec, b->ctime.sec);
+    assert_int_equal(a->ctime.nsec, b->ctime.nsec);
+}
+
 static void test_readdirplus(void **state)
 {
     nfs_testenv *t = *state;
@@ -644,8 +665,9 @@ static void test_readdirplus(void **state)
             assert_int_equal(lr.obj_attr.attr.fileid, d->fileid);
             assert_int_equal(lr.fh.len, d->fh.fh.len);
             assert_memory_equal(lr.fh.data, d->fh.fh.data, lr.fh.len);
-            assert_int_equal(lr.obj_attr.attr.type, d->attr.attr.type);
-            assert_int_equal(lr.obj_attr.attr.size, d->attr.attr.size);
+            /* The listing fills a file's attributes without an inode:
+             * they must be exactly LOOKUP's, field by field. */
+            assert_same_fattr(&lr.obj_attr.attr, &d->attr.attr);
             if (d->attr.attr.type == NF3REG) {
                 /* The entry's handle reads the file. */
                 nfs3_read_res rr;
@@ -673,6 +695,17 @@ static void test_readdirplus(void **state)
     assert_int_equal(ents[1].fileid, VFS_ROOT_INO);
     assert_false(ents[1].attr.present);
     assert_false(ents[1].fh.present);
+    /* The root's files, directories and the symbolic link: LOOKUP's
+     * attributes too. */
+    bool saw_link = false;
+    for (uint32_t i = 2; i < res.n; i++) {
+        nfs3_lookup_res lr;
+        assert_int_equal(lookup(t, &root, ents[i].name, &lr), NFS3_OK);
+        assert_true(ents[i].attr.present);
+        assert_same_fattr(&lr.obj_attr.attr, &ents[i].attr.attr);
+        saw_link |= ents[i].attr.attr.type == NF3LNK;
+    }
+    assert_true(saw_link);
 
     /* Nothing stays counted. */
     assert_int_equal(busy_inodes(t), busy0);

@@ -16,7 +16,13 @@ bool nfs_dispatch(nfs_ctx *ctx, const uint8_t *rec, size_t len, xdr_enc *reply);
 
 /* Whether a record is a call answered from memory, without I/O beyond a
  * stat (NULL, GETATTR, LOOKUP, ACCESS, READLINK, FSSTAT, FSINFO,
- * PATHCONF): the server answers those on its loop thread. */
+ * PATHCONF), or a READ of at most NFS_QUICK_READ bytes (a small file's
+ * whole content, from the page cache in the common case): the server
+ * answers those on its loop thread, which spares the hand-off to a
+ * worker (two thread wake-ups), the larger part of a short call's cost
+ * on a loaded machine. The price: a small READ whose data is not cached
+ * holds the loop for one disk read. */
+#define NFS_QUICK_READ (32u * 1024)
 bool nfs_dispatch_quick(void *ctx, const uint8_t *rec, size_t len);
 
 /* nfs_dispatch as an nfs_server_handler, ctx being an nfs_ctx. */
