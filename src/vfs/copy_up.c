@@ -164,6 +164,21 @@ static strata_err *copy_up_removed(vfs *v, vfs_inode *in, uint64_t limit)
                               in->en->path);
 }
 
+/* A copy-up changes nothing the user can see in the directory it lands
+ * in, yet placing the copy there stamps the upper directory's mtime: put
+ * back the times it had (overlayfs does the same), or a lower directory
+ * whose file is chmod'ed would show the time of the chmod. Best effort:
+ * a failure leaves the newer time, which is all it costs. */
+static void keep_dir_times(int dfd, const struct stat *before)
+{
+    struct timespec ts[2] = {before->st_atim, before->st_mtim};
+    if (utimensat(dfd, "", ts, AT_EMPTY_PATH) < 0 && errno == EINVAL) {
+        char p[32];
+        vfs_fd_path(dfd, p);
+        (void)utimensat(AT_FDCWD, p, ts, 0);
+    }
+}
+
 strata_err *vfs_copy_up(vfs *v, vfs_inode *in, uint64_t limit)
 {
     if (vfs_has_upper(in))
@@ -209,6 +224,9 @@ strata_err *vfs_copy_up(vfs *v, vfs_inode *in, uint64_t limit)
         e = vfs_err(ENOENT, "the entry was removed", "copy up %s: it was removed meanwhile",
                     in->en->path);
     bool placed = false;
+    struct stat pst;
+    if (!e && fstat(dfd, &pst) < 0)
+        e = vfs_err_sys(errno, "copy up %s", in->en->path);
     if (!e) {
         /* The lower entry shows, so nothing upper is at its name. */
         if (renameat2(vw->work_fd, tmp, dfd, name, RENAME_NOREPLACE) == 0 ||
@@ -217,6 +235,8 @@ strata_err *vfs_copy_up(vfs *v, vfs_inode *in, uint64_t limit)
         else
             e = vfs_err_sys(errno, "copy up %s", in->en->path);
     }
+    if (placed)
+        keep_dir_times(dfd, &pst);
     struct stat st;
     if (placed && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         e = vfs_err_sys(errno, "copy up %s", in->en->path);

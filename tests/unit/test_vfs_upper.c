@@ -1297,6 +1297,51 @@ static void test_xattrs(void **state)
     free(upper);
 }
 
+/* A copy-up changes nothing a user sees in the directory it lands in:
+ * the directory keeps its times, whether they are the lower ones or ones
+ * set explicitly, however deep the copy-up reaches (found by the NFS
+ * differential test: a chmod of a lower file moved its directory's
+ * mtime to now). A real change in it still moves them. */
+static void test_copy_up_keeps_dir_times(void **state)
+{
+    fixture *f = *state;
+    uint8_t *big;
+    strata_digest d = make_lower(f, &big);
+    free(big);
+    char *upper = subdir(f, "upper");
+    vfs *v = f->v = show(f, &d, 1, upper, 0);
+    /* d's times set explicitly (d copied up for it), then d/f chmod'ed. */
+    vfs_setattr_in sa = {.valid = VFS_SET_ATIME | VFS_SET_MTIME,
+                         .atime = {.sec = 458821880, .nsec = 11},
+                         .mtime = {.sec = 458821880, .nsec = 707683000}};
+    assert_ok(vfs_setattr(v, ino_of(v, "d"), NULL, &sa, &ROOT, NULL));
+    sa = (vfs_setattr_in){.valid = VFS_SET_MODE, .mode = 0600};
+    assert_ok(vfs_setattr(v, ino_of(v, "d/f"), NULL, &sa, &ROOT, NULL));
+    vfs_attr a = attr_of(v, "d");
+    assert_int_equal(a.mtime.sec, 458821880);
+    assert_int_equal(a.mtime.nsec, 707683000);
+    assert_int_equal(a.atime.sec, 458821880);
+    /* A copy-up two levels down: d/sub lands in d, d/sub/g in d/sub;
+     * both keep their times (d/sub the lower ones). */
+    assert_ok(vfs_setattr(v, ino_of(v, "d/sub/g"), NULL, &sa, &ROOT, NULL));
+    assert_int_equal(attr_of(v, "d").mtime.sec, 458821880);
+    assert_int_equal(attr_of(v, "d/sub").mtime.sec, MANIFEST_MTIME);
+    /* The root, where e lands when e/x is copied up, too. */
+    vfs_attr root0 = attr_of(v, "");
+    assert_ok(vfs_setattr(v, ino_of(v, "e/x"), NULL, &sa, &ROOT, NULL));
+    vfs_attr root1 = attr_of(v, "");
+    assert_int_equal(root1.mtime.sec, root0.mtime.sec);
+    assert_int_equal(root1.mtime.nsec, root0.mtime.nsec);
+    /* And after the view is shown anew from the same upper. */
+    vfs_free(v);
+    v = f->v = show(f, &d, 1, upper, 0);
+    assert_int_equal(attr_of(v, "d").mtime.sec, 458821880);
+    assert_int_equal(attr_of(v, "d").mtime.nsec, 707683000);
+    /* A new entry is a change: d's mtime moves. */
+    vcreate(v, "d/new", 0644, "n", 1);
+    assert_true(attr_of(v, "d").mtime.sec > 458821880);
+}
+
 static void test_setattr(void **state)
 {
     fixture *f = *state;
@@ -2439,6 +2484,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_numbers_and_forget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hardlinks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_xattrs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copy_up_keeps_dir_times, setup, teardown),
         cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limited_upper, setup, teardown),
