@@ -22,7 +22,7 @@ bool nfs_dispatch(nfs_ctx *ctx, const uint8_t *rec, size_t len, xdr_enc *reply);
  * worker (two thread wake-ups), the larger part of a short call's cost
  * on a loaded machine. The price: a small READ whose data is not cached
  * holds the loop for one disk read. */
-#define NFS_QUICK_READ (32u * 1024)
+#define NFS_QUICK_READ (64u * 1024)
 bool nfs_dispatch_quick(void *ctx, const uint8_t *rec, size_t len);
 
 /* nfs_dispatch as an nfs_server_handler, ctx being an nfs_ctx. */
