@@ -380,7 +380,7 @@ static void test_file_tail(void **state)
     assert_int_equal(pwrite(g_file, g_bytes, FILE_SIZE, 0), (ssize_t)FILE_SIZE);
     nfs_server *s = start(NULL);
     int fd = dial(s);
-    int small = 4096; /* a small receive buffer: the server's sends fill it */
+    int small = 64 * 1024; /* a small receive buffer: the server's sends fill it */
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
     send_call(fd, 1, PROC_FILE);
     send_call(fd, 2, PROC_FILE);

@@ -1340,6 +1340,7 @@ static void test_copy_up_keeps_dir_times(void **state)
     /* A new entry is a change: d's mtime moves. */
     vcreate(v, "d/new", 0644, "n", 1);
     assert_true(attr_of(v, "d").mtime.sec > 458821880);
+    free(upper);
 }
 
 static void test_setattr(void **state)
