@@ -684,6 +684,10 @@ static int cli_mount_start(cli_mount *mp, const char *upper, const char *backend
             m.fo.no_open = false;
         const char *inval = getenv("STRATA_FUSE_INVAL");
         m.fo.inval_names = inval && strcmp(inval, "1") == 0;
+        /* A read-only view pushes small files by default (fuse_push.h
+         * says why not one with an upper directory). */
+        const char *push = getenv("STRATA_FUSE_PUSH");
+        m.fo.push_small = push && *push ? strcmp(push, "1") == 0 : !m.upper && !m.serve;
         cli_mount_walk w = {.m = &m, .foreground = foreground};
         mounter_outcome mo;
         e = mounter_walk(&cp.f, &cp.p, cli_mount_attempt, &w, &mo);
@@ -759,7 +763,11 @@ const cli_command cli_cmd_mount = {
             "                   default the kernel opens files by itself)\n"
             "  STRATA_FUSE_INVAL=1\n"
             "                   invalidate each name a create, rename or remove touched,\n"
-            "                   as macFUSE mounts do (a test of that path on Linux)\n",
+            "                   as macFUSE mounts do (a test of that path on Linux)\n"
+            "  STRATA_FUSE_PUSH=0|1\n"
+            "                   push the bytes of small layer files a listing names into\n"
+            "                   the kernel's cache before they are read (default: 1 for\n"
+            "                   a read-only view, 0 with --upper)\n",
     .run = cli_mount_run,
 };
 

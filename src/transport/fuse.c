@@ -330,8 +330,11 @@ typedef struct fusefs_dirbuf {
     char *buf;
     size_t size, used;
     /* readdirplus: the entries whose lookup the vfs counted, to give back
-     * if the reply never reaches the kernel. */
-    uint64_t *counted;
+     * if the reply never reaches the kernel, and the size of each that is
+     * a small lower file to push once it has (0: none). */
+    struct fusefs_counted {
+        uint64_t ino, push;
+    } * counted;
     size_t ncounted, capcounted;
 } fusefs_dirbuf;
 
@@ -369,7 +372,7 @@ static bool fusefs_dir_add(void *ctx, const vfs_dirent *d)
             counts = true;
             if (b->ncounted == b->capcounted) {
                 size_t cap = b->capcounted ? 2 * b->capcounted : 64;
-                uint64_t *nc = realloc(b->counted, cap * sizeof(*nc));
+                struct fusefs_counted *nc = realloc(b->counted, cap * sizeof(*nc));
                 if (!nc)
                     return false;
                 b->counted = nc;
@@ -381,8 +384,13 @@ static bool fusefs_dir_add(void *ctx, const vfs_dirent *d)
     if (need > room)
         return false;
     b->used += need;
-    if (counts)
-        b->counted[b->ncounted++] = d->ino;
+    if (counts) {
+        /* A lower file (immutable) small enough to push. */
+        const vfs_attr *a = d->attr;
+        bool push = b->s->pusher && (a->flags & VFS_ATTR_IMMUTABLE) && S_ISREG(a->mode) &&
+                    a->size > 0 && a->size <= FUSEFS_PUSH_MAX;
+        b->counted[b->ncounted++] = (struct fusefs_counted){d->ino, push ? a->size : 0};
+    }
     return true;
 }
 
@@ -408,7 +416,12 @@ static void fusefs_list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
         strata_err_free(e);
         if (FL->reply_buf(req, b.buf, b.used) != 0)
             for (size_t i = 0; i < b.ncounted; i++)
-                vfs_forget(s->v, b.counted[i], 1);
+                vfs_forget(s->v, b.counted[i].ino, 1);
+        else
+            /* The kernel knows the inodes now: their bytes can go. */
+            for (size_t i = 0; i < b.ncounted; i++)
+                if (b.counted[i].push)
+                    fusefs_pusher_queue(s->pusher, b.counted[i].ino, b.counted[i].push);
     }
     free(b.counted);
     free(b.buf);

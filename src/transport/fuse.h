@@ -58,6 +58,10 @@ typedef struct fusefs_opts {
      * where they do not: so that the invalidation path runs in Linux
      * tests. */
     bool inval_names;
+    /* Push the bytes of the small lower files a READDIRPLUS lists into the
+     * kernel's page cache (fuse_push.h): their READ never comes. Only with
+     * no_open, and for a vfs of one view. */
+    bool push_small;
 } fusefs_opts;
 
 /* Checks that path can be a mountpoint (an existing directory, not a

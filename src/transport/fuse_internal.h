@@ -9,6 +9,7 @@
 #include "transport/fuse.h"
 #include "transport/fuse_lib.h"
 #include "transport/fuse_notify.h"
+#include "transport/fuse_push.h"
 #include "vfs/vfs.h"
 
 /* Per-slot request counts of a session over several slots (fuse_gate.c). */
@@ -28,6 +29,10 @@ typedef struct fusefs_srv {
     /* Set when each name a request creates, renames or removes must be
      * invalidated (fuse_mount_opts.inval_names); NULL otherwise. */
     fusefs_notifier *notifier;
+    /* Set when small lower files are pushed into the kernel's cache after
+     * a READDIRPLUS (fusefs_opts.push_small, one view only); NULL
+     * otherwise. */
+    fusefs_pusher *pusher;
     /* A vfs of several slots: requests are counted per slot, so that one
      * slot can be stopped (fusefs_slot_close); NULL for one view. */
     fusefs_gate *gate;

@@ -81,6 +81,7 @@ static const fuse_sym fuse_syms[] = {
     /* FSKit has no notification API; its library may lack these. */
     OPT(notify_inval_entry, "fuse_lowlevel_notify_inval_entry"),
     OPT(notify_inval_inode, "fuse_lowlevel_notify_inval_inode"),
+    OPT(notify_store, "fuse_lowlevel_notify_store"),
     OPT(set_log_func, "fuse_set_log_func"),
 };
 

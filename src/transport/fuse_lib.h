@@ -59,6 +59,8 @@ typedef struct fuse_lib {
     int (*notify_inval_entry)(struct fuse_session *se, fuse_ino_t parent, const char *name,
                               size_t namelen);
     int (*notify_inval_inode)(struct fuse_session *se, fuse_ino_t ino, off_t off, off_t len);
+    int (*notify_store)(struct fuse_session *se, fuse_ino_t ino, off_t offset,
+                        struct fuse_bufvec *bufv, enum fuse_buf_copy_flags flags);
     /* Where libfuse's own messages go (optional: NULL in a library
      * without it; they then go to stderr). */
     void (*set_log_func)(fuse_log_func_t func);

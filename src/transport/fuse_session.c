@@ -419,6 +419,9 @@ strata_err *fusefs_mount(vfs *v, const char *mountpoint, const fuse_mount_opts *
         e = fusefs_start_session(f, mo->opts);
     if (!e && mo->notify && (mo->inval_names || o.inval_names))
         e = fusefs_notifier_start(fl, f->se, &f->srv.notifier);
+    /* A library or platform that cannot push just does not. */
+    if (!e && o.push_small && o.no_open && mo->notify && !f->srv.gate && fl->notify_store)
+        e = fusefs_pusher_start(fl, f->se, v, &f->srv.pusher);
     if (!e)
         e = fusefs_start_loop(f, &o);
     if (!e)
@@ -449,8 +452,10 @@ strata_err *fusefs_wait(fusefs *f)
 
 void fusefs_stop(fusefs *f)
 {
-    /* First, while requests are still answered (fuse_notify.h). */
+    /* First, while requests are still answered (fuse_notify.h,
+     * fuse_push.h). */
     fusefs_notifier_stop(f->srv.notifier);
+    fusefs_pusher_stop(f->srv.pusher);
     pthread_mutex_lock(&f->mu);
     f->stopping = true;
     if (f->loop_started && !f->ended) {
@@ -483,6 +488,7 @@ void fusefs_destroy(fusefs *f)
         f->fl->session_destroy(f->se);
     }
     fusefs_notifier_free(f->srv.notifier);
+    fusefs_pusher_free(f->srv.pusher);
     fusefs_gate_free(f->srv.gate);
     if (f->cfg)
         f->fl->loop_cfg_destroy(f->cfg);

@@ -109,7 +109,8 @@ static strata_err *sandbox_mount(sandbox *sb, const strata_digest *layers, size_
     if (!e) {
         /* The kernel opens files by itself: measured the faster choice
          * (fuse.h), and nothing here needs per-open state. */
-        fusefs_opts fo = {.no_open = true};
+        const char *push = getenv("STRATA_FUSE_PUSH");
+        fusefs_opts fo = {.no_open = true, .push_small = push && strcmp(push, "1") == 0};
         e = fusefs_mount(sb->v, sb->root, &mo, &fo, &sb->f);
     }
     return e;
