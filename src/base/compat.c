@@ -5,12 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
-#if defined(__APPLE__)
-#include <sys/types.h>
-#include <sys/uio.h>
-#else
-#include <sys/sendfile.h>
-#endif
 
 #if defined(__APPLE__)
 
@@ -67,16 +61,6 @@ int compat_accept(int fd, struct sockaddr *sa, socklen_t *salen, bool nonblock)
     return compat_flags(accept(fd, sa, salen), nonblock, true);
 }
 
-/* Darwin's sendfile(2) takes the file first, and on EAGAIN still says in
- * *len how much went. */
-ssize_t compat_sendfile(int sock, int fd, uint64_t off, size_t len)
-{
-    off_t n = (off_t)len;
-    if (sendfile(fd, sock, (off_t)off, &n, NULL, 0) == 0 || (errno == EAGAIN && n > 0))
-        return (ssize_t)n;
-    return -1;
-}
-
 #else
 
 int compat_pipe_cloexec(int fds[2])
@@ -92,12 +76,6 @@ int compat_socket(int domain, int type, int proto, bool nonblock)
 int compat_accept(int fd, struct sockaddr *sa, socklen_t *salen, bool nonblock)
 {
     return accept4(fd, sa, salen, SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0));
-}
-
-ssize_t compat_sendfile(int sock, int fd, uint64_t off, size_t len)
-{
-    off_t o = (off_t)off;
-    return sendfile(sock, fd, &o, len);
 }
 
 #endif

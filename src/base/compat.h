@@ -11,16 +11,7 @@
 #define STRATA_BASE_COMPAT_H
 
 #include <stdbool.h>
-#include <stdint.h>
 #include <sys/socket.h>
-#include <sys/types.h>
-
-/* More of the same message follows: hold the segment back (Linux). */
-#ifdef MSG_MORE
-#define COMPAT_MSG_MORE MSG_MORE
-#else
-#define COMPAT_MSG_MORE 0
-#endif
 
 #ifdef MSG_NOSIGNAL
 #define COMPAT_MSG_NOSIGNAL MSG_NOSIGNAL
@@ -37,11 +28,5 @@ int compat_socket(int domain, int type, int proto, bool nonblock);
 /* accept4(fd, sa, salen, SOCK_CLOEXEC [| SOCK_NONBLOCK]); sa and salen
  * may be NULL. */
 int compat_accept(int fd, struct sockaddr *sa, socklen_t *salen, bool nonblock);
-
-/* Sends len bytes of file fd from offset off to socket sock without
- * copying them through user space (Linux's and Darwin's sendfile, whose
- * arguments differ): the bytes that went (short when the socket is full),
- * or -1 with errno (EAGAIN when nothing went). */
-ssize_t compat_sendfile(int sock, int fd, uint64_t off, size_t len);
 
 #endif

@@ -84,10 +84,6 @@ strata_err *store_reader_read(store_reader *r, void *buf, size_t len, uint64_t o
 /* The spilled file's path, or NULL for an inline blob. Its bytes must never
  * be modified: it is shared read-only (for hardlinks and reflinks). */
 const char *store_reader_path(const store_reader *r);
-/* The spilled file's descriptor (the reader's own: not to be closed, nor
- * its offset used), or -1 for an inline blob: its bytes are the blob's,
- * at the same offsets, for a caller that sends them on without copying. */
-int store_reader_fd(const store_reader *r);
 void store_reader_close(store_reader *r);
 
 /* Reads a whole blob of at most max bytes into a malloc'd buffer (for

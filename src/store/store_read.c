@@ -198,11 +198,6 @@ static strata_err *read_inline(store_reader *r, void *buf, size_t n, uint64_t of
     return e;
 }
 
-int store_reader_fd(const store_reader *r)
-{
-    return r->fd;
-}
-
 strata_err *store_reader_read(store_reader *r, void *buf, size_t len, uint64_t off, size_t *got)
 {
     *got = 0;

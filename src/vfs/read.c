@@ -254,32 +254,6 @@ strata_err *vfs_read_ino(vfs *v, uint64_t ino, void *buf, size_t len, uint64_t o
     return e;
 }
 
-strata_err *vfs_read_fd(vfs *v, uint64_t ino, int *fd)
-{
-    *fd = -1;
-    vfs_inode *in;
-    strata_err *e = vfs_iget(v, ino, &in);
-    if (e)
-        return e;
-    e = check_file(in, "read");
-    if (!e && (vfs_has_upper(in) || !in->en))
-        e = strata_err_new(STRATA_E_UNSUPPORTED, NULL, "inode %#llx has no immutable content",
-                           (unsigned long long)ino);
-    store_reader *r = NULL;
-    bool own = false;
-    if (!e)
-        e = get_reader(v, in, &r, &own);
-    if (!e && store_reader_fd(r) < 0)
-        e = strata_err_new(STRATA_E_UNSUPPORTED, NULL, "inode %#llx is kept inline",
-                           (unsigned long long)ino);
-    if (!e && (*fd = fcntl(store_reader_fd(r), F_DUPFD_CLOEXEC, 0)) < 0)
-        e = vfs_err_sys(errno, "read inode %#llx", (unsigned long long)ino);
-    if (own)
-        store_reader_close(r);
-    vfs_iput(v, in);
-    return e;
-}
-
 strata_err *vfs_readlink(vfs *v, uint64_t ino, char *buf, size_t size, size_t *len)
 {
     *len = 0;

@@ -259,14 +259,6 @@ void vfs_release(vfs *v, vfs_file *f);
 
 /* A read with no open (NFS, FUSE no-open): the same as vfs_read. */
 strata_err *vfs_read_ino(vfs *v, uint64_t ino, void *buf, size_t len, uint64_t off, size_t *got);
-/* Where a lower file's bytes live, for a transport that sends them on
- * without copying them (NFS's READ, with sendfile): a new descriptor
- * (close-on-exec; the caller closes it) of the store file holding ino's
- * content, at the same offsets. Only for content that can never change
- * while it is sent: an upper file (which a write or truncate may change
- * meanwhile) and content kept inline in the store are
- * STRATA_E_UNSUPPORTED, and the caller reads them instead. */
-strata_err *vfs_read_fd(vfs *v, uint64_t ino, int *fd);
 
 /* ---- writing (views with an upper directory) ---------------------------
  *

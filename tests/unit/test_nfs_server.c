@@ -22,15 +22,6 @@
 #define PROC_ECHO  0
 #define PROC_SLOW  1
 #define PROC_CLOSE 2
-#define PROC_FILE  3
-
-/* PROC_FILE's reply: the xid, then FILE_LEN bytes of g_file from offset
- * FILE_OFF as the reply's file tail (sendfile), then its padding. */
-#define FILE_SIZE (3u << 20)
-#define FILE_OFF  1
-#define FILE_LEN  (2u * 1024 * 1024 + 3)
-static int g_file = -1;
-static uint8_t *g_bytes;
 
 /* Answers every call with its xid; PROC_SLOW after 300 ms; PROC_CLOSE
  * asks for the connection to close. */
@@ -49,8 +40,6 @@ static bool test_handler(void *ctx, const nfs_peer *peer, const uint8_t *rec, si
         nanosleep(&(struct timespec){.tv_nsec = 300 * 1000 * 1000}, NULL);
     rpc_reply_accepted(reply, call.xid, RPC_ACC_SUCCESS);
     xdr_put_u32(reply, call.xid);
-    if (call.proc == PROC_FILE)
-        xdr_enc_set_tail(reply, dup(g_file), FILE_OFF, FILE_LEN);
     return true;
 }
 
@@ -326,94 +315,13 @@ static void test_many_connections(void **state)
     nfs_server_stop(s);
 }
 
-/* Reads one reply of xid, 4 and the file tail's bytes and padding,
- * checking every byte. */
-static void read_file_reply(int fd, uint32_t xid)
-{
-    size_t cap = 64 + FILE_LEN + 4;
-    uint8_t *buf = malloc(cap);
-    assert_non_null(buf);
-    size_t got = 0, want = 4;
-    bool hdr = true;
-    while (got < want) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        assert_int_equal(poll(&p, 1, 5000), 1);
-        ssize_t n = recv(fd, buf + got, want - got, 0);
-        assert_true(n > 0);
-        got += (size_t)n;
-        if (hdr && got == 4) {
-            uint32_t mark = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | buf[2] << 8 | buf[3];
-            assert_true(mark & RPC_REC_LAST);
-            want = 4 + (mark & ~RPC_REC_LAST);
-            assert_true(want <= cap);
-            hdr = false;
-        }
-    }
-    rpc_reply r;
-    assert_true(rpc_reply_decode(buf + 4, got - 4, &r));
-    assert_int_equal(r.xid, xid);
-    assert_int_equal(r.results_len, 4 + FILE_LEN + xdr_pad(FILE_LEN));
-    xdr_dec d;
-    xdr_dec_init(&d, r.results, 4);
-    assert_int_equal(xdr_u32(&d), xid);
-    assert_memory_equal(r.results + 4, g_bytes + FILE_OFF, FILE_LEN);
-    for (size_t i = 0; i < xdr_pad(FILE_LEN); i++)
-        assert_int_equal(r.results[4 + FILE_LEN + i], 0);
-    free(buf);
-}
-
-/* A reply whose data stays in a file (a READ's, sent with sendfile) comes
- * whole and in order, also when the peer reads nothing for a while: the
- * socket fills halfway through the file, and the rest is queued. Several
- * such replies in a row, and an echo after them, keep the stream's
- * framing. */
-static void test_file_tail(void **state)
-{
-    (void)state;
-    char path[] = "/tmp/strata-tail-XXXXXX";
-    g_file = mkstemp(path);
-    assert_true(g_file >= 0);
-    unlink(path);
-    g_bytes = malloc(FILE_SIZE);
-    assert_non_null(g_bytes);
-    tu_fill_random(g_bytes, FILE_SIZE, 42);
-    assert_int_equal(pwrite(g_file, g_bytes, FILE_SIZE, 0), (ssize_t)FILE_SIZE);
-    nfs_server *s = start(NULL);
-    int fd = dial(s);
-    int small = 64 * 1024; /* a small receive buffer: the server's sends fill it */
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    send_call(fd, 1, PROC_FILE);
-    send_call(fd, 2, PROC_FILE);
-    send_call(fd, 3, PROC_FILE);
-    /* Nothing read for a while: the server meets a full socket. The
-     * replies may come in any order (workers); each is checked whole. */
-    nanosleep(&(struct timespec){.tv_nsec = 200 * 1000 * 1000}, NULL);
-    bool seen[4] = {false};
-    for (int i = 0; i < 3; i++) {
-        uint8_t peek[8];
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        assert_int_equal(poll(&p, 1, 5000), 1);
-        assert_int_equal(recv(fd, peek, 8, MSG_PEEK | MSG_WAITALL), 8);
-        uint32_t xid = (uint32_t)peek[4] << 24 | (uint32_t)peek[5] << 16 | peek[6] << 8 | peek[7];
-        assert_true(xid >= 1 && xid <= 3 && !seen[xid]);
-        seen[xid] = true;
-        read_file_reply(fd, xid);
-    }
-    send_call(fd, 4, PROC_ECHO);
-    assert_int_equal(read_reply(fd), 4);
-    close(fd);
-    nfs_server_stop(s);
-    close(g_file);
-    free(g_bytes);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_out_of_order),       cmocka_unit_test(test_quick_inline),
         cmocka_unit_test(test_too_big_closes_one), cmocka_unit_test(test_eof_after_calls),
         cmocka_unit_test(test_handler_closes),     cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_many_connections),   cmocka_unit_test(test_file_tail),
+        cmocka_unit_test(test_many_connections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,6 @@
 /* NFSv3 READ, WRITE and COMMIT: a file's bytes, by inode number (no open
  * state: vfs_read_ino and vfs_write_ino), with READ's data read straight
- * into the reply, or for a large read of a lower file, sent from the
- * store's file by the server without being read at all. */
+ * into the reply. */
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,9 +10,6 @@
 
 /* What READ's zero-copy reply needs besides the data (nfs3_xdr.h). */
 #define NFS_READ_OVERHEAD 104
-/* Reads at least this large of a lower file go from its store file to the
- * socket (sendfile): below it, the copy costs less than the extra calls. */
-#define NFS_READ_FILE_MIN (128u * 1024)
 
 /* READ, WRITE and COMMIT concern regular files: knfsd's answers for the
  * rest (RFC 1813 lists INVAL; a directory is ISDIR, as read(2) has it). */
@@ -51,17 +47,6 @@ bool nfs3_proc_read(nfs_req *r)
     uint64_t left = a.offset < attr.size ? attr.size - a.offset : 0;
     if (want > left)
         want = (uint32_t)left;
-    /* A large read of a lower file goes straight from the store's file
-     * to the socket: its bytes never change, so the count and eof said
-     * before them stay true. */
-    int fd = -1;
-    strata_err *fe = NULL;
-    if (r->ctx->file_tails && want >= NFS_READ_FILE_MIN &&
-        !(fe = vfs_read_fd(r->ctx->v, ino, &fd))) {
-        nfs3_read_reply_file(r->reply, &res.attr, want, a.offset + want >= attr.size, fd, a.offset);
-        return true;
-    }
-    strata_err_free(fe); /* an upper or inline file: read below */
     size_t room = xdr_enc_room(r->reply);
     room = room > NFS_READ_OVERHEAD ? room - NFS_READ_OVERHEAD : 0;
     if (want > room)

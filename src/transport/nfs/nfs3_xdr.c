@@ -557,17 +557,6 @@ uint8_t *nfs3_read_reply_begin(nfs3_read_reply *rr, xdr_enc *e, const nfs3_post_
     return e->err ? NULL : p;
 }
 
-void nfs3_read_reply_file(xdr_enc *e, const nfs3_post_attr *attr, uint32_t count, bool eof, int fd,
-                          uint64_t off)
-{
-    xdr_put_u32(e, NFS3_OK);
-    put_post_attr(e, attr);
-    xdr_put_u32(e, count);
-    xdr_put_bool(e, eof);
-    xdr_put_u32(e, count); /* the data's length; the data follows from fd */
-    xdr_enc_set_tail(e, fd, off, count);
-}
-
 void nfs3_read_reply_end(nfs3_read_reply *rr, uint32_t count, bool eof)
 {
     xdr_enc *e = rr->e;

@@ -516,10 +516,6 @@ typedef struct nfs3_read_reply {
 
 uint8_t *nfs3_read_reply_begin(nfs3_read_reply *rr, xdr_enc *e, const nfs3_post_attr *attr,
                                uint32_t max);
-/* A READ3resok whose count bytes stay in file fd at off, sent from there
- * (xdr_enc_set_tail; e takes fd over). */
-void nfs3_read_reply_file(xdr_enc *e, const nfs3_post_attr *attr, uint32_t count, bool eof, int fd,
-                          uint64_t off);
 void nfs3_read_reply_end(nfs3_read_reply *rr, uint32_t count, bool eof);
 
 /* READDIR and READDIRPLUS replies, an entry at a time.

@@ -38,10 +38,6 @@ typedef struct nfs_ctx {
     uint32_t owner_uid;      /* AUTH_SYS callers allowed: this uid, and 0 */
     uint8_t write_verf[8];   /* WRITE's and COMMIT's verifier: new per server */
     const char *export_path; /* what MNT accepts ("/") */
-    /* Replies go to a socket (nfs_serve), which can send a READ's data
-     * straight from the store's file (xdr_enc_set_tail); false where the
-     * reply is read from its buffer (tests, the fuzzer). */
-    bool file_tails;
 
     pthread_mutex_t mu; /* the mount list: who said MNT (host, path), for DUMP */
     mnt3_mount mounts[NFS_MOUNTS_MAX];

@@ -21,7 +21,6 @@ strata_err *nfs_serve_start(const nfs_serve_opts *o, nfs_serve **out)
     s->ctx.v = o->v;
     s->ctx.slot = o->slot;
     s->ctx.owner_uid = o->owner_uid;
-    s->ctx.file_tails = true;
     s->ctx.instance = nfs_fh_new_instance();
     /* A new verifier per server: a client that sent UNSTABLE writes to
      * an earlier server sees it changed at COMMIT and writes them again. */

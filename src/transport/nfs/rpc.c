@@ -243,7 +243,7 @@ bool rpc_mark_end(xdr_enc *e, size_t at)
 {
     if (e->err || at > e->len || e->len - at < 4)
         return false;
-    size_t n = xdr_enc_total(e) - at - 4;
+    size_t n = e->len - at - 4;
     if (n >= RPC_REC_LAST)
         return false;
     uint32_t h = RPC_REC_LAST | (uint32_t)n;

@@ -160,11 +160,11 @@ static void conn_flush(nfs_conn *c)
 }
 
 /* Sends from buf until the socket is full; the bytes that went. */
-static size_t conn_send_now(nfs_conn *c, const uint8_t *buf, size_t len, int flags)
+static size_t conn_send_now(nfs_conn *c, const uint8_t *buf, size_t len)
 {
     size_t sent = 0;
     while (sent < len) {
-        ssize_t n = send(c->fd, buf + sent, len - sent, COMPAT_MSG_NOSIGNAL | flags);
+        ssize_t n = send(c->fd, buf + sent, len - sent, COMPAT_MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -178,84 +178,23 @@ static size_t conn_send_now(nfs_conn *c, const uint8_t *buf, size_t len, int fla
     return sent;
 }
 
-/* Sends from the tail's file until the socket is full; the bytes that
- * went. */
-static size_t conn_send_file(nfs_conn *c, int fd, uint64_t off, size_t len)
-{
-    size_t sent = 0;
-    while (sent < len) {
-        ssize_t n = compat_sendfile(c->fd, fd, off + sent, len - sent);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (n <= 0) {
-            c->broken = true; /* a short file: the record cannot be kept whole */
-            break;
-        }
-        sent += (size_t)n;
-    }
-    return sent;
-}
-
-/* The message's bytes from sent on, into out: the rest of buf, of the
- * tail (read from its file now) and of its padding. False when the file
- * cannot be read: the record cannot be finished. */
-static bool reply_rest(const xdr_enc *r, size_t sent, uint8_t *out)
-{
-    size_t k = 0;
-    if (sent < r->len) {
-        memcpy(out, r->buf + sent, r->len - sent);
-        k = r->len - sent;
-        sent = r->len;
-    }
-    if (!r->has_tail)
-        return true;
-    for (size_t at = sent - r->len; at < r->tail_len;) {
-        ssize_t n = pread(r->tail_fd, out + k, r->tail_len - at, (off_t)(r->tail_off + at));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        at += (size_t)n;
-        k += (size_t)n;
-        sent += (size_t)n;
-    }
-    size_t pad_sent = sent - r->len - r->tail_len;
-    memset(out + k, 0, xdr_pad(r->tail_len) - pad_sent);
-    return true;
-}
-
 /* A worker's reply, framed already: sent at once from the worker's own
  * buffer when nothing waits before it (no copy, no allocation: the usual
- * case), and a READ's data from its file (sendfile: not copied at all);
- * what the socket does not take is queued for the loop. The reply's
- * tail is consumed. */
-static void conn_send(nfs_conn *c, xdr_enc *reply)
+ * case); what the socket does not take is queued for the loop. */
+static void conn_send(nfs_conn *c, const xdr_enc *reply)
 {
-    static const uint8_t zeros[4];
     pthread_mutex_lock(&c->mu);
-    size_t total = xdr_enc_total(reply), sent = 0;
-    if (!c->outq && !c->broken) {
-        sent = conn_send_now(c, reply->buf, reply->len, reply->has_tail ? COMPAT_MSG_MORE : 0);
-        if (reply->has_tail && sent == reply->len && !c->broken)
-            sent += conn_send_file(c, reply->tail_fd, reply->tail_off, reply->tail_len);
-        if (reply->has_tail && sent == reply->len + reply->tail_len && !c->broken)
-            sent += conn_send_now(c, zeros, total - sent, 0);
-    }
-    if (sent == total || c->broken) {
+    size_t sent = 0;
+    if (!c->outq && !c->broken)
+        sent = conn_send_now(c, reply->buf, reply->len);
+    if (sent == reply->len || c->broken) {
         pthread_mutex_unlock(&c->mu);
-        xdr_enc_drop_tail(reply);
         return;
     }
-    size_t rest = total - sent;
+    size_t rest = reply->len - sent;
     nfs_out *o = malloc(sizeof(*o) + rest);
-    if (o && !reply_rest(reply, sent, o->data)) {
-        free(o);
-        o = NULL;
-    }
-    xdr_enc_drop_tail(reply);
     if (o) {
+        memcpy(o->data, reply->buf + sent, rest);
         o->len = rest;
         o->sent = 0;
         o->next = NULL;

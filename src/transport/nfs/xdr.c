@@ -2,7 +2,6 @@
  * buffer that grows up to a limit (see xdr.h). */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "transport/nfs/xdr.h"
 
@@ -135,37 +134,14 @@ void xdr_enc_init(xdr_enc *e, size_t limit)
 
 void xdr_enc_free(xdr_enc *e)
 {
-    xdr_enc_drop_tail(e);
     free(e->buf);
     memset(e, 0, sizeof(*e));
 }
 
 void xdr_enc_reset(xdr_enc *e)
 {
-    xdr_enc_drop_tail(e);
     e->len = 0;
     e->err = false;
-}
-
-void xdr_enc_set_tail(xdr_enc *e, int fd, uint64_t off, uint32_t len)
-{
-    xdr_enc_drop_tail(e);
-    e->has_tail = true;
-    e->tail_fd = fd;
-    e->tail_off = off;
-    e->tail_len = len;
-}
-
-void xdr_enc_drop_tail(xdr_enc *e)
-{
-    if (e->has_tail)
-        close(e->tail_fd);
-    e->has_tail = false;
-}
-
-size_t xdr_enc_total(const xdr_enc *e)
-{
-    return e->len + (e->has_tail ? e->tail_len + xdr_pad(e->tail_len) : 0);
 }
 
 /* Room for n more bytes, growing the buffer (doubling, up to the limit). */

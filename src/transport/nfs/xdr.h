@@ -55,14 +55,6 @@ typedef struct xdr_enc {
     size_t cap;   /* bytes allocated */
     size_t limit; /* never more than this many bytes */
     bool err;     /* out of room or memory: nothing more is written */
-    /* Bytes that follow buf in the message but stay in a file, to be sent
-     * from there without a copy (a READ's data, xdr_enc_set_tail), then
-     * their XDR padding. The descriptor is the encoder's: reset and free
-     * close it, and a sender that takes it sets has_tail false. */
-    bool has_tail;
-    int tail_fd;
-    uint64_t tail_off;
-    uint32_t tail_len;
 } xdr_enc;
 
 /* An encoder that grows up to limit bytes. */
@@ -85,13 +77,6 @@ uint8_t *xdr_put_space(xdr_enc *e, size_t n);
 void xdr_enc_truncate(xdr_enc *e, size_t len);
 /* Room left under the limit. */
 size_t xdr_enc_room(const xdr_enc *e);
-/* Ends the message with len bytes of file fd from offset off (and their
- * padding), taking fd over; nothing may be put after it. */
-void xdr_enc_set_tail(xdr_enc *e, int fd, uint64_t off, uint32_t len);
-/* Closes the tail's descriptor, if there is one, and forgets the tail. */
-void xdr_enc_drop_tail(xdr_enc *e);
-/* The whole message's length: buf's bytes, the tail and its padding. */
-size_t xdr_enc_total(const xdr_enc *e);
 
 /* Padding of n bytes to a multiple of four. */
 static inline size_t xdr_pad(size_t n)
