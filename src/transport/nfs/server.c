@@ -80,6 +80,7 @@ struct nfs_server {
     pthread_cond_t qcv;
     nfs_job *qhead, *qtail;
     bool stopping;
+    _Atomic unsigned jobs; /* queued or running, all connections */
 
     nfs_conn *conns;    /* the loop thread's only */
     xdr_enc loop_reply; /* the loop thread's, for quick records */
@@ -254,6 +255,7 @@ static void queue_job(nfs_server *s, nfs_conn *c, const uint8_t *rec, size_t len
     pthread_mutex_lock(&c->mu);
     c->inflight++;
     pthread_mutex_unlock(&c->mu);
+    atomic_fetch_add(&s->jobs, 1);
     pthread_mutex_lock(&s->qmu);
     if (s->qtail)
         s->qtail->next = j;
@@ -291,6 +293,7 @@ static void *worker_main(void *arg)
          * the client retries. */
         if (keep && reply.len > at + 4 && rpc_mark_end(&reply, at))
             conn_send(c, &reply);
+        atomic_fetch_sub(&s->jobs, 1);
         pthread_mutex_lock(&c->mu);
         c->inflight--;
         if (!keep)
@@ -493,9 +496,11 @@ static void *loop_main(void *arg)
         int n = nfs_poll_wait(s->poll, evs, NFS_SERVER_EVENTS, spin ? 0 : 1000);
         if (n < 0 && errno != EINTR)
             break;
-        if (n > 0)
+        /* Not while a worker has a job: on a machine of few cores the
+         * spinning would take the core the worker needs. */
+        if (n > 0 && atomic_load(&s->jobs) == 0)
             spin_until = now_s() + NFS_SERVER_SPIN;
-        else if (!spin)
+        else if (!spin || atomic_load(&s->jobs) > 0)
             spin_until = 0;
         bool stop = false, reap = false;
         for (int i = 0; i < n; i++) {
