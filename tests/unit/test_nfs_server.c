@@ -22,6 +22,11 @@
 #define PROC_ECHO  0
 #define PROC_SLOW  1
 #define PROC_CLOSE 2
+#define PROC_BIG   3
+
+/* PROC_BIG's reply: the xid, then BIG_LEN bytes, byte i being xid + i
+ * (mod 256): larger than a socket's buffer, like a READ's. */
+#define BIG_LEN ((1u << 20) + 3)
 
 /* Answers every call with its xid; PROC_SLOW after 300 ms; PROC_CLOSE
  * asks for the connection to close. */
@@ -40,6 +45,11 @@ static bool test_handler(void *ctx, const nfs_peer *peer, const uint8_t *rec, si
         nanosleep(&(struct timespec){.tv_nsec = 300 * 1000 * 1000}, NULL);
     rpc_reply_accepted(reply, call.xid, RPC_ACC_SUCCESS);
     xdr_put_u32(reply, call.xid);
+    if (call.proc == PROC_BIG) {
+        uint8_t *p = xdr_put_space(reply, BIG_LEN);
+        for (size_t i = 0; p && i < BIG_LEN; i++)
+            p[i] = (uint8_t)(call.xid + i);
+    }
     return true;
 }
 
@@ -60,6 +70,7 @@ static nfs_server *start(const nfs_server_opts *extra)
         o.max_conns = extra->max_conns;
         o.idle_timeout = extra->idle_timeout;
         o.secure = extra->secure;
+        o.max_reply = extra->max_reply;
     }
     nfs_server *s;
     assert_ok(nfs_server_start(&o, &s));
@@ -315,13 +326,81 @@ static void test_many_connections(void **state)
     nfs_server_stop(s);
 }
 
+/* Reads one PROC_BIG reply and checks every byte; its xid. */
+static uint32_t read_big_reply(int fd)
+{
+    size_t cap = 64 + BIG_LEN + 4;
+    uint8_t *buf = malloc(cap);
+    assert_non_null(buf);
+    size_t got = 0, want = 4;
+    bool hdr = true;
+    while (got < want) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 5000), 1);
+        ssize_t n = recv(fd, buf + got, want - got, 0);
+        assert_true(n > 0);
+        got += (size_t)n;
+        if (hdr && got == 4) {
+            uint32_t mark = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | buf[2] << 8 | buf[3];
+            assert_true(mark & RPC_REC_LAST);
+            want = 4 + (mark & ~RPC_REC_LAST);
+            assert_true(want <= cap);
+            hdr = false;
+        }
+    }
+    rpc_reply r;
+    assert_true(rpc_reply_decode(buf + 4, got - 4, &r));
+    assert_int_equal(r.results_len, 4 + BIG_LEN + xdr_pad(BIG_LEN));
+    xdr_dec d;
+    xdr_dec_init(&d, r.results, 4);
+    assert_int_equal(xdr_u32(&d), r.xid);
+    for (size_t i = 0; i < BIG_LEN; i++)
+        if (r.results[4 + i] != (uint8_t)(r.xid + i))
+            fail_msg("reply %u: byte %zu is %u", r.xid, i, r.results[4 + i]);
+    uint32_t xid = r.xid;
+    free(buf);
+    return xid;
+}
+
+/* Replies larger than the socket's buffers (a READ's) come whole and
+ * framed, whether the peer reads at once or only after a while (the
+ * server meets a full socket, queues the rest and the loop sends it),
+ * with several in a row and an echo after them. */
+static void test_big_replies(void **state)
+{
+    (void)state;
+    nfs_server_opts extra = {.max_reply = 2u << 20};
+    nfs_server *s = start(&extra);
+    for (int stall = 0; stall < 2; stall++) {
+        int fd = dial(s);
+        int small = 64 * 1024;
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+        /* More than the socket buffers hold on both sides (up to 4 MiB
+         * a side here): the server meets a full socket. */
+        for (uint32_t x = 1; x <= 8; x++)
+            send_call(fd, x, PROC_BIG);
+        if (stall) /* the peer reads nothing for a while */
+            nanosleep(&(struct timespec){.tv_nsec = 400 * 1000 * 1000}, NULL);
+        bool seen[9] = {false};
+        for (int i = 0; i < 8; i++) {
+            uint32_t xid = read_big_reply(fd);
+            assert_true(xid >= 1 && xid <= 8 && !seen[xid]);
+            seen[xid] = true;
+        }
+        send_call(fd, 9, PROC_ECHO);
+        assert_int_equal(read_reply(fd), 9);
+        close(fd);
+    }
+    nfs_server_stop(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_out_of_order),       cmocka_unit_test(test_quick_inline),
         cmocka_unit_test(test_too_big_closes_one), cmocka_unit_test(test_eof_after_calls),
         cmocka_unit_test(test_handler_closes),     cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_many_connections),
+        cmocka_unit_test(test_many_connections),   cmocka_unit_test(test_big_replies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
