@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 strata_err *fs_write_all(int fd, const void *data, size_t n, const char *what)
@@ -43,6 +44,37 @@ strata_err *fs_pread_full(int fd, void *data, size_t n, uint64_t off, size_t *go
     }
     *got = done;
     return NULL;
+}
+
+strata_err *fs_pread_cached(int fd, void *data, size_t n, uint64_t off, size_t *got,
+                            const char *what)
+{
+    *got = 0;
+#if defined(__linux__) && defined(RWF_NOWAIT)
+    char *p = data;
+    size_t done = 0;
+    while (done < n) {
+        struct iovec iov = {.iov_base = p + done, .iov_len = n - done};
+        ssize_t r = preadv2(fd, &iov, 1, (off_t)(off + done), RWF_NOWAIT);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno != EAGAIN && errno != EOPNOTSUPP)
+            return strata_err_sys(errno, NULL, "read %s", what);
+        if (r < 0)
+            return strata_err_sys(EAGAIN, NULL, "read %s: not in the page cache", what);
+        if (r == 0)
+            break;
+        done += (size_t)r;
+    }
+    *got = done;
+    return NULL;
+#else
+    (void)fd;
+    (void)data;
+    (void)n;
+    (void)off;
+    return strata_err_sys(EAGAIN, NULL, "read %s from the page cache: not on this system", what);
+#endif
 }
 
 strata_err *fs_fsync_dir(const char *dir)

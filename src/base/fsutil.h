@@ -16,6 +16,12 @@ strata_err *fs_write_all(int fd, const void *data, size_t n, const char *what);
 /* Reads up to n bytes at off, stopping early only at end of file. */
 strata_err *fs_pread_full(int fd, void *data, size_t n, uint64_t off, size_t *got,
                           const char *what);
+/* The same, but only from the page cache: a read that would wait for the
+ * disk fails with EAGAIN (sys_errno) instead, having read nothing the
+ * caller may use (preadv2 with RWF_NOWAIT; where there is none, every
+ * call is EAGAIN). */
+strata_err *fs_pread_cached(int fd, void *data, size_t n, uint64_t off, size_t *got,
+                            const char *what);
 /* fsync of a directory, so that a rename or create in it is durable. */
 strata_err *fs_fsync_dir(const char *dir);
 /* mkdir -p with the given mode for created directories. */

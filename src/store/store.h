@@ -81,6 +81,10 @@ uint64_t store_reader_size(const store_reader *r);
 /* Reads up to len bytes at off into buf; *got < len only at end of blob.
  * Safe to call from several threads at once on one reader. */
 strata_err *store_reader_read(store_reader *r, void *buf, size_t len, uint64_t off, size_t *got);
+/* The same from the page cache only: a spilled blob whose bytes would
+ * come from the disk is EAGAIN (sys_errno; fs_pread_cached). */
+strata_err *store_reader_read_cached(store_reader *r, void *buf, size_t len, uint64_t off,
+                                     size_t *got);
 /* The spilled file's path, or NULL for an inline blob. Its bytes must never
  * be modified: it is shared read-only (for hardlinks and reflinks). */
 const char *store_reader_path(const store_reader *r);

@@ -198,7 +198,9 @@ static strata_err *read_inline(store_reader *r, void *buf, size_t n, uint64_t of
     return e;
 }
 
-strata_err *store_reader_read(store_reader *r, void *buf, size_t len, uint64_t off, size_t *got)
+/* store_reader_read, and its page-cache-only form (cached). */
+static strata_err *reader_read(store_reader *r, void *buf, size_t len, uint64_t off, size_t *got,
+                               bool cached)
 {
     *got = 0;
     if (off >= r->size || len == 0)
@@ -212,13 +214,25 @@ strata_err *store_reader_read(store_reader *r, void *buf, size_t len, uint64_t o
         return e;
     }
     size_t g = 0;
-    e = fs_pread_full(r->fd, buf, n, off, &g, r->path);
+    e = cached ? fs_pread_cached(r->fd, buf, n, off, &g, r->path)
+               : fs_pread_full(r->fd, buf, n, off, &g, r->path);
     if (e)
         return e;
     if (g < n)
         return reader_err(r, STRATA_E_CORRUPT, "its file is shorter than its size");
     *got = g;
     return NULL;
+}
+
+strata_err *store_reader_read(store_reader *r, void *buf, size_t len, uint64_t off, size_t *got)
+{
+    return reader_read(r, buf, len, off, got, false);
+}
+
+strata_err *store_reader_read_cached(store_reader *r, void *buf, size_t len, uint64_t off,
+                                     size_t *got)
+{
+    return reader_read(r, buf, len, off, got, true);
 }
 
 strata_err *store_get_buf(store *s, const strata_digest *d, size_t max, void **data, size_t *len)

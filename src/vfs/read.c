@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/fsutil.h"
 #include "vfs/vfs_internal.h"
 
 /* Why in cannot be read as a file, or NULL. */
@@ -84,8 +85,23 @@ static strata_err *read_at(const vfs_inode *in, store_reader *r, void *buf, size
     return e ? strata_err_wrap(vfs_err_content(e), "read %s", in->en->path) : NULL;
 }
 
-static strata_err *pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got, uint64_t ino)
+/* EAGAIN as the vfs says it: the bytes are not in the page cache. */
+static strata_err *not_cached(strata_err *e, uint64_t ino)
 {
+    strata_err_free(e);
+    return vfs_err(EAGAIN, "read it without VFS_READ_CACHED",
+                   "read inode %#llx: not in the page cache", (unsigned long long)ino);
+}
+
+static strata_err *pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got, uint64_t ino,
+                             bool cached)
+{
+    if (cached) {
+        strata_err *e = fs_pread_cached(fd, buf, len, off, got, "an upper file");
+        if (e && e->sys_errno == EAGAIN)
+            return not_cached(e, ino);
+        return e ? strata_err_wrap(e, "read inode %#llx", (unsigned long long)ino) : NULL;
+    }
     *got = 0;
     while (*got < len) {
         ssize_t r = pread(fd, (char *)buf + *got, len - *got, (off_t)(off + *got));
@@ -197,7 +213,7 @@ strata_err *vfs_read(vfs *v, vfs_file *f, void *buf, size_t len, uint64_t off, s
     if (e)
         return e;
     if (fd >= 0)
-        return pread_all(fd, buf, len, off, got, f->in->ino);
+        return pread_all(fd, buf, len, off, got, f->in->ino, false);
     return read_at(f->in, f->r, buf, len, off, got);
 }
 
@@ -224,6 +240,13 @@ void vfs_release(vfs *v, vfs_file *f)
 
 strata_err *vfs_read_ino(vfs *v, uint64_t ino, void *buf, size_t len, uint64_t off, size_t *got)
 {
+    return vfs_read_ino_flags(v, ino, buf, len, off, got, 0);
+}
+
+strata_err *vfs_read_ino_flags(vfs *v, uint64_t ino, void *buf, size_t len, uint64_t off,
+                               size_t *got, unsigned flags)
+{
+    bool cached = flags & VFS_READ_CACHED;
     *got = 0;
     vfs_inode *in;
     strata_err *e = vfs_iget(v, ino, &in);
@@ -234,7 +257,7 @@ strata_err *vfs_read_ino(vfs *v, uint64_t ino, void *buf, size_t len, uint64_t o
         int fd;
         e = vfs_upper_reopen(in, O_RDONLY, &fd);
         if (!e) {
-            e = pread_all(fd, buf, len, off, got, ino);
+            e = pread_all(fd, buf, len, off, got, ino, cached);
             close(fd);
         }
     } else if (!e && vfs_is_dead(in) && !in->en) {
@@ -245,8 +268,15 @@ strata_err *vfs_read_ino(vfs *v, uint64_t ino, void *buf, size_t len, uint64_t o
         store_reader *r;
         bool own;
         e = get_reader(v, in, &r, &own);
-        if (!e)
+        if (!e && cached) {
+            e = store_reader_read_cached(r, buf, len, off, got);
+            if (e && e->sys_errno == EAGAIN)
+                e = not_cached(e, ino);
+            else if (e)
+                e = strata_err_wrap(vfs_err_content(e), "read %s", in->en->path);
+        } else if (!e) {
             e = read_at(in, r, buf, len, off, got);
+        }
         if (own)
             store_reader_close(r);
     }

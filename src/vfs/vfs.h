@@ -259,6 +259,13 @@ void vfs_release(vfs *v, vfs_file *f);
 
 /* A read with no open (NFS, FUSE no-open): the same as vfs_read. */
 strata_err *vfs_read_ino(vfs *v, uint64_t ino, void *buf, size_t len, uint64_t off, size_t *got);
+/* The same; with VFS_READ_CACHED only from the page cache: bytes that
+ * would come from the disk make it EAGAIN (nothing read), for a caller
+ * that must not wait (NFS's loop thread), which then reads them
+ * elsewhere. */
+#define VFS_READ_CACHED 1u
+strata_err *vfs_read_ino_flags(vfs *v, uint64_t ino, void *buf, size_t len, uint64_t off,
+                               size_t *got, unsigned flags);
 
 /* ---- writing (views with an upper directory) ---------------------------
  *

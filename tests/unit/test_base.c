@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -176,6 +177,63 @@ static void test_buf_le(void **state)
     buf_free(&b);
 }
 
+/* Whether the first page of fd's file is in the page cache. */
+static bool first_page_resident(int fd)
+{
+    void *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    assert_true(m != MAP_FAILED);
+    unsigned char v = 0;
+    assert_int_equal(mincore(m, 4096, &v), 0);
+    munmap(m, 4096);
+    return v & 1;
+}
+
+/* fs_pread_cached reads what the page cache holds, and says EAGAIN
+ * (reading nothing) for what it does not: after the file's pages are
+ * dropped, then after a plain read brought them back. Where the pages
+ * cannot be dropped (tmpfs keeps its files there), the first read is
+ * from the cache too; mincore says which case this is. */
+static void test_pread_cached(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("cached");
+    enum { N = 256 * 1024 };
+    char *want = malloc(N), *got = malloc(N);
+    assert_non_null(want);
+    assert_non_null(got);
+    tu_fill_random(want, N, 9);
+    tu_write_file(dir, "f", want, N, 0644);
+    char *path = tu_path(dir, "f");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(fdatasync(fd), 0);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    size_t n = 0;
+    strata_err *e = fs_pread_cached(fd, got, N, 0, &n, path);
+    if (first_page_resident(fd)) {
+        assert_ok(e);
+        assert_int_equal(n, N);
+    } else {
+        assert_non_null(e);
+        assert_int_equal(e->sys_errno, EAGAIN);
+        strata_err_free(e);
+        assert_ok(fs_pread_full(fd, got, N, 0, &n, path));
+    }
+    /* Read once: now from the cache, byte for byte. */
+    memset(got, 0, N);
+    assert_ok(fs_pread_cached(fd, got, N, 0, &n, path));
+    assert_int_equal(n, N);
+    assert_memory_equal(got, want, N);
+    /* Past the end: nothing, no error. */
+    assert_ok(fs_pread_cached(fd, got, 10, N, &n, path));
+    assert_int_equal(n, 0);
+    close(fd);
+    free(path);
+    free(want);
+    free(got);
+    free(dir);
+}
+
 static void test_fs_helpers(void **state)
 {
     (void)state;
@@ -231,7 +289,7 @@ int main(void)
         cmocka_unit_test(test_digest_known_vectors), cmocka_unit_test(test_digest_parse),
         cmocka_unit_test(test_path_validate),        cmocka_unit_test(test_path_order),
         cmocka_unit_test(test_path_normalize),       cmocka_unit_test(test_buf_le),
-        cmocka_unit_test(test_fs_helpers),
+        cmocka_unit_test(test_fs_helpers),           cmocka_unit_test(test_pread_cached),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }

@@ -23,6 +23,7 @@
 #define PROC_SLOW  1
 #define PROC_CLOSE 2
 #define PROC_BIG   3
+#define PROC_TRY   4 /* answered by test_try on the loop thread */
 
 /* PROC_BIG's reply: the xid, then BIG_LEN bytes, byte i being xid + i
  * (mod 256): larger than a socket's buffer, like a READ's. */
@@ -43,12 +44,33 @@ static bool test_handler(void *ctx, const nfs_peer *peer, const uint8_t *rec, si
         return false;
     if (call.proc == PROC_SLOW)
         nanosleep(&(struct timespec){.tv_nsec = 300 * 1000 * 1000}, NULL);
+    if (call.proc == PROC_TRY) { /* only test_try answers it */
+        rpc_reply_accepted(reply, call.xid, RPC_ACC_PROC_UNAVAIL);
+        return true;
+    }
     rpc_reply_accepted(reply, call.xid, RPC_ACC_SUCCESS);
     xdr_put_u32(reply, call.xid);
     if (call.proc == PROC_BIG) {
         uint8_t *p = xdr_put_space(reply, BIG_LEN);
         for (size_t i = 0; p && i < BIG_LEN; i++)
             p[i] = (uint8_t)(call.xid + i);
+    }
+    return true;
+}
+
+/* The loop thread's try: PROC_TRY is answered there (a worker would say
+ * PROC_UNAVAIL), every other call would wait and goes to a worker. */
+static bool test_try(void *ctx, const nfs_peer *peer, const uint8_t *rec, size_t len,
+                     xdr_enc *reply, bool *answered)
+{
+    (void)ctx;
+    (void)peer;
+    rpc_call call;
+    uint32_t auth;
+    *answered = rpc_call_decode(rec, len, &call, &auth) == RPC_CALL_OK && call.proc == PROC_TRY;
+    if (*answered) {
+        rpc_reply_accepted(reply, call.xid, RPC_ACC_SUCCESS);
+        xdr_put_u32(reply, call.xid);
     }
     return true;
 }
@@ -71,6 +93,7 @@ static nfs_server *start(const nfs_server_opts *extra)
         o.idle_timeout = extra->idle_timeout;
         o.secure = extra->secure;
         o.max_reply = extra->max_reply;
+        o.try_now = extra->try_now;
     }
     nfs_server *s;
     assert_ok(nfs_server_start(&o, &s));
@@ -326,6 +349,31 @@ static void test_many_connections(void **state)
     nfs_server_stop(s);
 }
 
+/* With a try on the loop thread: a call it answers comes back; calls it
+ * does not (it would wait) go to the workers, and a slow one still holds
+ * up nothing behind it on the same connection. */
+static void test_try_now(void **state)
+{
+    (void)state;
+    nfs_server_opts extra = {.try_now = test_try};
+    nfs_server *s = start(&extra);
+    int fd = dial(s);
+    /* Alone, with no job anywhere: tried, and answered on the loop. */
+    send_call(fd, 1, PROC_TRY);
+    assert_int_equal(read_reply(fd), 1);
+    send_call(fd, 2, PROC_SLOW);
+    send_call(fd, 3, PROC_ECHO);
+    send_call(fd, 4, PROC_ECHO);
+    int64_t a = read_reply(fd), b = read_reply(fd);
+    assert_true((a == 3 && b == 4) || (a == 4 && b == 3));
+    assert_int_equal(read_reply(fd), 2);
+    nfs_server_stats st;
+    nfs_server_get_stats(s, &st);
+    assert_int_equal(st.records, 4);
+    close(fd);
+    nfs_server_stop(s);
+}
+
 /* Reads one PROC_BIG reply and checks every byte; its xid. */
 static uint32_t read_big_reply(int fd)
 {
@@ -397,10 +445,15 @@ static void test_big_replies(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_out_of_order),       cmocka_unit_test(test_quick_inline),
-        cmocka_unit_test(test_too_big_closes_one), cmocka_unit_test(test_eof_after_calls),
-        cmocka_unit_test(test_handler_closes),     cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_many_connections),   cmocka_unit_test(test_big_replies),
+        cmocka_unit_test(test_out_of_order),
+        cmocka_unit_test(test_quick_inline),
+        cmocka_unit_test(test_too_big_closes_one),
+        cmocka_unit_test(test_eof_after_calls),
+        cmocka_unit_test(test_handler_closes),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_many_connections),
+        cmocka_unit_test(test_big_replies),
+        cmocka_unit_test(test_try_now),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,7 +44,10 @@ static uint32_t nfs_auth_check(const nfs_ctx *ctx, const rpc_call *c)
     return RPC_AUTH_OK;
 }
 
-bool nfs_dispatch(nfs_ctx *ctx, const uint8_t *rec, size_t len, xdr_enc *reply)
+/* nfs_dispatch; with cached_only, *blocked says that the call would have
+ * waited for the disk and was not answered. */
+static bool nfs_dispatch_ex(nfs_ctx *ctx, const uint8_t *rec, size_t len, xdr_enc *reply,
+                            bool cached_only, bool *blocked)
 {
     rpc_call call;
     uint32_t auth_stat = RPC_AUTH_OK;
@@ -90,6 +93,7 @@ bool nfs_dispatch(nfs_ctx *ctx, const uint8_t *rec, size_t len, xdr_enc *reply)
         .call = &call,
         .cred = {.uid = call.cred.uid, .gid = call.cred.gid},
         .reply = reply,
+        .cached_only = cached_only,
     };
     xdr_dec_init(&r.args, call.args, call.args_len);
     size_t start = reply->len;
@@ -99,7 +103,14 @@ bool nfs_dispatch(nfs_ctx *ctx, const uint8_t *rec, size_t len, xdr_enc *reply)
         reply->err = false;
         rpc_reply_accepted(reply, call.xid, RPC_ACC_GARBAGE_ARGS);
     }
+    if (blocked)
+        *blocked = r.blocked;
     return true;
+}
+
+bool nfs_dispatch(nfs_ctx *ctx, const uint8_t *rec, size_t len, xdr_enc *reply)
+{
+    return nfs_dispatch_ex(ctx, rec, len, reply, false, NULL);
 }
 
 bool nfs_dispatch_handler(void *ctx, const nfs_peer *peer, const uint8_t *rec, size_t len,
@@ -126,6 +137,33 @@ static bool nfs_quick_read(const uint8_t *rec, size_t len)
     (void)xdr_u64(&d);
     uint32_t count = xdr_u32(&d);
     return !d.err && count <= NFS_QUICK_READ;
+}
+
+/* The procedure of an NFSv3 call, from the call header's fixed start;
+ * UINT32_MAX for anything else (judged the long way). */
+static uint32_t nfs_peek_proc(const uint8_t *rec, size_t len)
+{
+    if (len < 24)
+        return UINT32_MAX;
+    xdr_dec d;
+    xdr_dec_init(&d, rec, 24);
+    (void)xdr_u32(&d);
+    uint32_t type = xdr_u32(&d), rpcvers = xdr_u32(&d);
+    uint32_t prog = xdr_u32(&d), vers = xdr_u32(&d), proc = xdr_u32(&d);
+    return type == 0 && rpcvers == 2 && prog == NFS3_PROGRAM && vers == 3 ? proc : UINT32_MAX;
+}
+
+bool nfs_dispatch_try(void *ctx, const nfs_peer *peer, const uint8_t *rec, size_t len,
+                      xdr_enc *reply, bool *answered)
+{
+    (void)peer;
+    *answered = false;
+    if (nfs_peek_proc(rec, len) != NFS3_PROC_READ)
+        return true;
+    bool blocked = false;
+    bool keep = nfs_dispatch_ex(ctx, rec, len, reply, true, &blocked);
+    *answered = !blocked;
+    return keep;
 }
 
 bool nfs_dispatch_quick(void *ctx, const uint8_t *rec, size_t len)

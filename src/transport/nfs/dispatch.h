@@ -23,6 +23,15 @@ bool nfs_dispatch(nfs_ctx *ctx, const uint8_t *rec, size_t len, xdr_enc *reply);
  * on a loaded machine. The price: a small READ whose data is not cached
  * holds the loop for one disk read. */
 #define NFS_QUICK_READ (64u * 1024)
+
+/* A READ answered on the loop thread when its bytes are all in the page
+ * cache (*answered); otherwise nothing is answered, and the server hands
+ * the call to a worker. The server tries it only when no worker has a
+ * job: then a client that waits for each answer (one large READ at a
+ * time) is spared the hand-off, and a READ that would wait for the disk
+ * still holds up nothing behind it. */
+bool nfs_dispatch_try(void *ctx, const nfs_peer *peer, const uint8_t *rec, size_t len,
+                      xdr_enc *reply, bool *answered);
 bool nfs_dispatch_quick(void *ctx, const uint8_t *rec, size_t len);
 
 /* nfs_dispatch as an nfs_server_handler, ctx being an nfs_ctx. */

@@ -1,6 +1,7 @@
 /* NFSv3 READ, WRITE and COMMIT: a file's bytes, by inode number (no open
  * state: vfs_read_ino and vfs_write_ino), with READ's data read straight
  * into the reply. */
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -64,7 +65,14 @@ bool nfs3_proc_read(nfs_req *r)
         return true;
     }
     size_t got = 0;
-    strata_err *e = want ? vfs_read_ino(r->ctx->v, ino, buf, want, a.offset, &got) : NULL;
+    strata_err *e = want ? vfs_read_ino_flags(r->ctx->v, ino, buf, want, a.offset, &got,
+                                              r->cached_only ? VFS_READ_CACHED : 0)
+                         : NULL;
+    if (e && r->cached_only && e->sys_errno == EAGAIN) {
+        strata_err_free(e);
+        r->blocked = true; /* a worker reads it */
+        return true;
+    }
     if (e) {
         xdr_enc_truncate(r->reply, mark);
         res.status = nfs_err_take(e);

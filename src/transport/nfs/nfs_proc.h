@@ -51,6 +51,10 @@ typedef struct nfs_req {
     vfs_cred cred; /* the caller's AUTH_SYS uid and gid */
     xdr_dec args;
     xdr_enc *reply;
+    /* The loop thread's try (nfs_dispatch_try): READ reads from the page
+     * cache only, and says blocked when the bytes are not there. */
+    bool cached_only;
+    bool blocked;
 } nfs_req;
 
 typedef bool (*nfs_proc_fn)(nfs_req *r);

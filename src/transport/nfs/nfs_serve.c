@@ -31,6 +31,7 @@ strata_err *nfs_serve_start(const nfs_serve_opts *o, nfs_serve **out)
     nfs_server_opts so = {
         .handler = nfs_dispatch_handler,
         .quick = nfs_dispatch_quick,
+        .try_now = nfs_dispatch_try,
         .ctx = &s->ctx,
         .port = o->port,
         .secure = o->secure,

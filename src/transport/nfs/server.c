@@ -320,12 +320,18 @@ static void *worker_main(void *arg)
 
 /* A quick record, answered here: its reply goes out as a worker's would.
  * A handler that asks for the connection to end gets that too. */
-static void serve_inline(nfs_server *s, nfs_conn *c, const uint8_t *rec, size_t len)
+static void serve_inline(nfs_server *s, nfs_conn *c, const uint8_t *rec, size_t len, bool tried)
 {
     xdr_enc *reply = &s->loop_reply;
     xdr_enc_reset(reply);
     size_t at = rpc_mark_begin(reply);
-    bool keep = s->o.handler(s->o.ctx, &c->peer, rec, len, reply);
+    bool answered = true;
+    bool keep = tried ? s->o.try_now(s->o.ctx, &c->peer, rec, len, reply, &answered)
+                      : s->o.handler(s->o.ctx, &c->peer, rec, len, reply);
+    if (!answered) {
+        queue_job(s, c, rec, len); /* it would wait: a worker's */
+        return;
+    }
     if (keep && reply->len > at + 4 && rpc_mark_end(reply, at))
         conn_send(c, reply);
     if (!keep) {
@@ -420,8 +426,14 @@ static bool conn_read(nfs_server *s, nfs_conn *c)
                 /* Counted first: a worker may answer (and close) before
                  * this thread goes on. */
                 stat_add(s, &s->st.records, 1);
+                /* A call the server would hand off is tried here first
+                 * when nothing else is going on: the last record read so
+                 * far, and no job anywhere. */
+                bool alone = s->o.try_now && off == (size_t)n && atomic_load(&s->jobs) == 0;
                 if (s->o.quick && s->o.quick(s->o.ctx, msg, len))
-                    serve_inline(s, c, msg, len);
+                    serve_inline(s, c, msg, len, false);
+                else if (alone)
+                    serve_inline(s, c, msg, len, true);
                 else
                     queue_job(s, c, msg, len);
             } else if (r != RPC_REC_MORE) {

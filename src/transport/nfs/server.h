@@ -52,9 +52,17 @@ typedef bool (*nfs_server_handler)(void *ctx, const nfs_peer *peer, const uint8_
  * (attributes, a lookup): no hand-off to a worker, two wake-ups fewer. */
 typedef bool (*nfs_server_quick)(void *ctx, const uint8_t *rec, size_t len);
 
+/* Tries to answer a record on the loop thread without waiting for the
+ * disk: as a handler, with *answered false when it would have to wait
+ * (the record then goes to a worker). Tried only for the last record
+ * read so far, when no worker has a job. */
+typedef bool (*nfs_server_try)(void *ctx, const nfs_peer *peer, const uint8_t *rec, size_t len,
+                               xdr_enc *reply, bool *answered);
+
 typedef struct nfs_server_opts {
     nfs_server_handler handler;
     nfs_server_quick quick; /* NULL: every record goes to a worker */
+    nfs_server_try try_now; /* NULL: none tried */
     void *ctx;
     uint16_t port;       /* 0: an ephemeral port */
     bool secure;         /* privileged source ports only */
