@@ -177,15 +177,22 @@ static void test_buf_le(void **state)
     buf_free(&b);
 }
 
-/* Whether the first page of fd's file is in the page cache. */
-static bool first_page_resident(int fd)
+/* How many of the first len bytes' pages of fd's file are in the page
+ * cache. */
+static size_t resident_pages(int fd, size_t len)
 {
-    void *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    size_t pages = (len + 4095) / 4096;
+    void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
     assert_true(m != MAP_FAILED);
-    unsigned char v = 0;
-    assert_int_equal(mincore(m, 4096, &v), 0);
-    munmap(m, 4096);
-    return v & 1;
+    unsigned char *v = calloc(pages, 1);
+    assert_non_null(v);
+    assert_int_equal(mincore(m, len, v), 0);
+    size_t n = 0;
+    for (size_t i = 0; i < pages; i++)
+        n += v[i] & 1;
+    free(v);
+    munmap(m, len);
+    return n;
 }
 
 /* fs_pread_cached reads what the page cache holds, and says EAGAIN
@@ -208,22 +215,47 @@ static void test_pread_cached(void **state)
     assert_true(fd >= 0);
     assert_int_equal(fdatasync(fd), 0);
     posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    /* No readahead: a page that readahead marked (to read ahead when it
+     * is reached) makes a cached-only read EAGAIN too, even when every
+     * page is in the cache, which would make the second half of this
+     * test depend on the readahead's timing. */
+    posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
     size_t n = 0;
+    size_t resident = resident_pages(fd, N);
     strata_err *e = fs_pread_cached(fd, got, N, 0, &n, path);
-    if (first_page_resident(fd)) {
-        assert_ok(e);
-        assert_int_equal(n, N);
-    } else {
+    if (resident == 0) {
+        /* Nothing there: nothing read. */
         assert_non_null(e);
         assert_int_equal(e->sys_errno, EAGAIN);
-        strata_err_free(e);
-        assert_ok(fs_pread_full(fd, got, N, 0, &n, path));
+    } else if (!e) {
+        /* Some pages could not be dropped (tmpfs keeps them all): what
+         * comes must be right. */
+        assert_int_equal(n, N);
+        assert_memory_equal(got, want, N);
+    } else {
+        assert_int_equal(e->sys_errno, EAGAIN);
     }
-    /* Read once: now from the cache, byte for byte. */
-    memset(got, 0, N);
-    assert_ok(fs_pread_cached(fd, got, N, 0, &n, path));
-    assert_int_equal(n, N);
-    assert_memory_equal(got, want, N);
+    strata_err_free(e);
+    /* Read once: now from the cache, byte for byte. The kernel may still
+     * say EAGAIN for a page it holds locked a moment longer (seen under
+     * ASan), which is only ever a fallback to a plain read: what must
+     * hold is that it is never wrong, and that it does come from the
+     * cache once the pages are there. */
+    bool served = false;
+    for (int i = 0; i < 50 && !served; i++) {
+        assert_ok(fs_pread_full(fd, got, N, 0, &n, path));
+        memset(got, 0, N);
+        e = fs_pread_cached(fd, got, N, 0, &n, path);
+        if (e) {
+            assert_int_equal(e->sys_errno, EAGAIN);
+            strata_err_free(e);
+            continue;
+        }
+        assert_int_equal(n, N);
+        assert_memory_equal(got, want, N);
+        served = true;
+    }
+    assert_true(served);
     /* Past the end: nothing, no error. */
     assert_ok(fs_pread_cached(fd, got, 10, N, &n, path));
     assert_int_equal(n, 0);
