@@ -74,6 +74,10 @@ bool cli_parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
  * CLI_EXIT_FAIL. The one place a strata_err reaches the user. */
 int cli_report(strata_err *e);
 
+/* Says one line on stderr unless the command is quiet; ctx is the
+ * cli_ctx (the engine's callbacks that talk to the user take this). */
+void cli_say(void *ctx, const char *line);
+
 /* Prints a usage error for the current command (or the top level when
  * ctx->cmd is NULL) and returns CLI_EXIT_USAGE. */
 int cli_usage_error(const cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

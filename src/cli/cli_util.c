@@ -160,6 +160,13 @@ static void cli_put_escaped(FILE *f, const char *s)
     }
 }
 
+void cli_say(void *ctx, const char *line)
+{
+    const cli_ctx *c = ctx;
+    if (!c->quiet)
+        fprintf(stderr, "%s\n", line);
+}
+
 int cli_report(strata_err *e)
 {
     if (!e)

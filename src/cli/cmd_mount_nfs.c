@@ -83,34 +83,13 @@ static strata_err *cli_nfs_start(cli_mount *m, const plan_attempt *a, cli_nfs *n
     return e;
 }
 
-/* Whether the plan's escalation has strata run the mount through sudo. */
-static bool cli_nfs_sudo(const plan_attempt *a)
-{
-    const escalate_plan *p = &a->escalation;
-    return p->kind == ESCALATE_SUDO || (p->kind == ESCALATE_ABR_FLOW && p->uses_sudo);
-}
-
-static void cli_nfs_say(void *ctx, const char *line)
-{
-    const cli_ctx *c = ctx;
-    if (!c->quiet)
-        fprintf(stderr, "%s\n", line);
-}
-
-/* The privileged step, in the command the user typed: what the
- * escalation plan asks first, then the mount command. */
+/* The privileged step, in the command the user typed (its lines on this
+ * terminal). */
 static strata_err *cli_nfs_mount(cli_mount *m, const plan_attempt *a, uint16_t port)
 {
     escalate_io io;
-    escalate_io_default(&io, cli_nfs_say, m->ctx);
-    strata_err *e = escalate_run(&a->escalation, &io);
-    nfs_mount_cmd cmd;
-    bool sudo = cli_nfs_sudo(a);
-    if (!e)
-        e = nfs_mount_cmd_build(engine_os_here(), a->nfs_opts, port, m->mountpoint, sudo, &cmd);
-    if (!e)
-        e = nfs_attach_mount(engine_os_here(), &cmd, sudo);
-    return e;
+    escalate_io_default(&io, cli_say, m->ctx);
+    return mounter_nfs_mount(a, port, m->mountpoint, &io);
 }
 
 /* ---- serving until the end ------------------------------------------- */
@@ -168,7 +147,8 @@ static int cli_nfs_serve_until_done(cli_mount *m, const plan_attempt *a, const s
     }
     pthread_sigmask(SIG_BLOCK, set, NULL);
     if (signalled && nfs_attach_is_mounted(m->mountpoint)) {
-        strata_err *e = nfs_attach_unmount(engine_os_here(), m->mountpoint, cli_nfs_sudo(a), true);
+        strata_err *e =
+            nfs_attach_unmount(engine_os_here(), m->mountpoint, mounter_nfs_sudo(a), true);
         if (e)
             code = cli_report(e);
     }
@@ -287,7 +267,7 @@ static strata_err *cli_nfs_background(cli_mount *m, const plan_attempt *a)
                                "the NFS server exited while %s was being mounted", m->mountpoint);
         if (e && nfs_attach_is_mounted(m->mountpoint))
             strata_err_free(
-                nfs_attach_unmount(engine_os_here(), m->mountpoint, cli_nfs_sudo(a), true));
+                nfs_attach_unmount(engine_os_here(), m->mountpoint, mounter_nfs_sudo(a), true));
     } else if (len >= 2 && buf[0] == 'E') {
         e = cli_mount_parse_err(buf, len);
     } else {

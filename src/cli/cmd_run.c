@@ -206,13 +206,6 @@ static strata_err *cli_run_resolve(store *s, const cli_run_opts *o, strata_diges
  * --backend) and this machine's facts decide the order, and the mounter
  * takes the first that works. Falling to none where a mount was wanted
  * says why in one line. */
-static void cli_run_say(void *ctx, const char *line)
-{
-    const cli_ctx *c = ctx;
-    if (!c->quiet)
-        fprintf(stderr, "%s\n", line);
-}
-
 static strata_err *cli_run_sandbox(cli_ctx *ctx, store *s, const cli_run_opts *o,
                                    const strata_digest *d, sandbox **sb, engine_transport *used)
 {
@@ -226,9 +219,9 @@ static strata_err *cli_run_sandbox(cli_ctx *ctx, store *s, const cli_run_opts *o
     /* NFS's escalation (sudo's notice, the Admin By Request wait) talks
      * to the user here. */
     escalate_io io;
-    escalate_io_default(&io, cli_run_say, ctx);
+    escalate_io_default(&io, cli_say, ctx);
     if (!e)
-        e = mounter_sandbox_io(s, d, o->nlayers, &cp.f, &cp.p, &io, sb, &mo);
+        e = mounter_sandbox(s, d, o->nlayers, &cp.f, &cp.p, &io, sb, &mo);
     if (!e) {
         *used = mo.used;
         cli_plan_say_fallback(ctx, "run", &cp, &mo, "running with backend none");

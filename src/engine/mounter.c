@@ -19,36 +19,41 @@ static void mounter_keep(mounter_outcome *o, engine_transport t, engine_failure 
     snprintf(m->hint, sizeof(m->hint), "%s", hint ? hint : "");
 }
 
-/* An NFS sandbox's mount commands: the plan's escalation first (sudo's
- * notice, the Admin By Request wait), then the platform's mount. */
-typedef struct mounter_nfs {
-    const plan_attempt *a;
-    const escalate_io *io;
-} mounter_nfs;
-
-static bool mounter_nfs_sudo(const plan_attempt *a)
+bool mounter_nfs_sudo(const plan_attempt *a)
 {
     const escalate_plan *p = &a->escalation;
     return p->kind == ESCALATE_SUDO || (p->kind == ESCALATE_ABR_FLOW && p->uses_sudo);
 }
 
-static strata_err *mounter_nfs_mount(void *ctx, uint16_t port, const char *mountpoint)
+strata_err *mounter_nfs_mount(const plan_attempt *a, uint16_t port, const char *mountpoint,
+                              const escalate_io *io)
 {
-    mounter_nfs *c = ctx;
     escalate_io quiet;
-    if (!c->io)
+    if (!io)
         escalate_io_default(&quiet, NULL, NULL);
-    strata_err *e = escalate_run(&c->a->escalation, c->io ? c->io : &quiet);
+    strata_err *e = escalate_run(&a->escalation, io ? io : &quiet);
     nfs_mount_cmd cmd;
-    bool sudo = mounter_nfs_sudo(c->a);
+    bool sudo = mounter_nfs_sudo(a);
     if (!e)
-        e = nfs_mount_cmd_build(engine_os_here(), c->a->nfs_opts, port, mountpoint, sudo, &cmd);
+        e = nfs_mount_cmd_build(engine_os_here(), a->nfs_opts, port, mountpoint, sudo, &cmd);
     if (!e)
         e = nfs_attach_mount(engine_os_here(), &cmd, sudo);
     return e;
 }
 
-static strata_err *mounter_nfs_unmount(void *ctx, const char *mountpoint)
+/* An NFS sandbox's mount commands (sandbox_nfs_mounter). */
+typedef struct mounter_nfs {
+    const plan_attempt *a;
+    const escalate_io *io;
+} mounter_nfs;
+
+static strata_err *mounter_nfs_sandbox_mount(void *ctx, uint16_t port, const char *mountpoint)
+{
+    mounter_nfs *c = ctx;
+    return mounter_nfs_mount(c->a, port, mountpoint, c->io);
+}
+
+static strata_err *mounter_nfs_sandbox_unmount(void *ctx, const char *mountpoint)
 {
     mounter_nfs *c = ctx;
     return nfs_attach_unmount(engine_os_here(), mountpoint, mounter_nfs_sudo(c->a), true);
@@ -64,8 +69,8 @@ static strata_err *mounter_try(store *s, const strata_digest *layers, size_t n,
     static mounter_nfs nfs_ctx;
     static sandbox_nfs_mounter nfs_mounter = {
         .ctx = &nfs_ctx,
-        .mount = mounter_nfs_mount,
-        .unmount = mounter_nfs_unmount,
+        .mount = mounter_nfs_sandbox_mount,
+        .unmount = mounter_nfs_sandbox_unmount,
     };
     switch (a->transport) {
     case ENGINE_T_FUSE:
@@ -141,17 +146,11 @@ static strata_err *mounter_sandbox_try(const plan_attempt *a, void *ctx)
     return mounter_try(c->s, c->layers, c->n, a, c->io, c->out);
 }
 
-strata_err *mounter_sandbox_io(store *s, const strata_digest *layers, size_t n,
-                               const engine_facts *f, const engine_plan *p, const escalate_io *io,
-                               sandbox **out, mounter_outcome *o)
+strata_err *mounter_sandbox(store *s, const strata_digest *layers, size_t n, const engine_facts *f,
+                            const engine_plan *p, const escalate_io *io, sandbox **out,
+                            mounter_outcome *o)
 {
     *out = NULL;
     mounter_sandbox_ctx c = {.s = s, .layers = layers, .n = n, .io = io, .out = out};
     return mounter_walk(f, p, mounter_sandbox_try, &c, o);
-}
-
-strata_err *mounter_sandbox(store *s, const strata_digest *layers, size_t n, const engine_facts *f,
-                            const engine_plan *p, sandbox **out, mounter_outcome *o)
-{
-    return mounter_sandbox_io(s, layers, n, f, p, NULL, out, o);
 }

@@ -50,10 +50,19 @@ strata_err *mounter_walk(const engine_facts *f, const engine_plan *p, mounter_tr
  * attempt carries out its escalation (sudo, Admin By Request) through io
  * before it mounts; NULL: the real world, saying nothing. One sandbox at
  * a time per process. */
-strata_err *mounter_sandbox_io(store *s, const strata_digest *layers, size_t n,
-                               const engine_facts *f, const engine_plan *p, const escalate_io *io,
-                               sandbox **out, mounter_outcome *o);
 strata_err *mounter_sandbox(store *s, const strata_digest *layers, size_t n, const engine_facts *f,
-                            const engine_plan *p, sandbox **out, mounter_outcome *o);
+                            const engine_plan *p, const escalate_io *io, sandbox **out,
+                            mounter_outcome *o);
+
+/* The NFS attempt a's privileged step, for a server on port: what its
+ * escalation asks first (through io; NULL: the real world, saying
+ * nothing), then the platform's mount command at mountpoint
+ * (nfs_attach_mount). Shared by the sandbox and by `strata mount`, which
+ * runs it in the command the user typed. */
+strata_err *mounter_nfs_mount(const plan_attempt *a, uint16_t port, const char *mountpoint,
+                              const escalate_io *io);
+/* Whether a's escalation has strata run the NFS commands through sudo
+ * (the unmount too). */
+bool mounter_nfs_sudo(const plan_attempt *a);
 
 #endif

@@ -136,9 +136,10 @@ static void send_call(int fd, uint32_t xid, uint32_t proc)
 
 /* Reads one reply record (one fragment, as the server sends them) within
  * 5 s; returns its xid, or -1 at the end of the stream. */
-static int64_t read_reply(int fd)
+/* Reads one record (mark included) into buf of cap bytes, each piece
+ * within 5 s; its length, or 0 at the end of the stream. */
+static size_t read_record(int fd, uint8_t *buf, size_t cap)
 {
-    uint8_t buf[4096];
     size_t got = 0, want = 4;
     bool hdr = true;
     while (got < want) {
@@ -146,17 +147,26 @@ static int64_t read_reply(int fd)
         assert_int_equal(poll(&p, 1, 5000), 1);
         ssize_t n = recv(fd, buf + got, want - got, 0);
         if (n == 0 && got == 0 && hdr)
-            return -1;
+            return 0;
         assert_true(n > 0);
         got += (size_t)n;
         if (hdr && got == 4) {
             uint32_t mark = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | buf[2] << 8 | buf[3];
             assert_true(mark & RPC_REC_LAST);
             want = 4 + (mark & ~RPC_REC_LAST);
-            assert_true(want <= sizeof(buf));
+            assert_true(want <= cap);
             hdr = false;
         }
     }
+    return got;
+}
+
+static int64_t read_reply(int fd)
+{
+    uint8_t buf[4096];
+    size_t got = read_record(fd, buf, sizeof(buf));
+    if (got == 0)
+        return -1;
     rpc_reply r;
     assert_true(rpc_reply_decode(buf + 4, got - 4, &r));
     assert_int_equal(r.accept_stat, RPC_ACC_SUCCESS);
@@ -380,22 +390,8 @@ static uint32_t read_big_reply(int fd)
     size_t cap = 64 + BIG_LEN + 4;
     uint8_t *buf = malloc(cap);
     assert_non_null(buf);
-    size_t got = 0, want = 4;
-    bool hdr = true;
-    while (got < want) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        assert_int_equal(poll(&p, 1, 5000), 1);
-        ssize_t n = recv(fd, buf + got, want - got, 0);
-        assert_true(n > 0);
-        got += (size_t)n;
-        if (hdr && got == 4) {
-            uint32_t mark = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | buf[2] << 8 | buf[3];
-            assert_true(mark & RPC_REC_LAST);
-            want = 4 + (mark & ~RPC_REC_LAST);
-            assert_true(want <= cap);
-            hdr = false;
-        }
-    }
+    size_t got = read_record(fd, buf, cap);
+    assert_true(got > 0);
     rpc_reply r;
     assert_true(rpc_reply_decode(buf + 4, got - 4, &r));
     assert_int_equal(r.results_len, 4 + BIG_LEN + xdr_pad(BIG_LEN));

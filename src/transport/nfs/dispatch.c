@@ -139,18 +139,21 @@ static bool nfs_quick_read(const uint8_t *rec, size_t len)
     return !d.err && count <= NFS_QUICK_READ;
 }
 
-/* The procedure of an NFSv3 call, from the call header's fixed start;
- * UINT32_MAX for anything else (judged the long way). */
-static uint32_t nfs_peek_proc(const uint8_t *rec, size_t len)
+/* The program and procedure of a version 3 call, from the call header's
+ * fixed start (xid, msg_type, rpcvers, prog, vers, proc). False for
+ * anything odd, which goes the long way, where it is judged. */
+static bool nfs_peek(const uint8_t *rec, size_t len, uint32_t *prog, uint32_t *proc)
 {
     if (len < 24)
-        return UINT32_MAX;
+        return false;
     xdr_dec d;
     xdr_dec_init(&d, rec, 24);
     (void)xdr_u32(&d);
     uint32_t type = xdr_u32(&d), rpcvers = xdr_u32(&d);
-    uint32_t prog = xdr_u32(&d), vers = xdr_u32(&d), proc = xdr_u32(&d);
-    return type == 0 && rpcvers == 2 && prog == NFS3_PROGRAM && vers == 3 ? proc : UINT32_MAX;
+    *prog = xdr_u32(&d);
+    uint32_t vers = xdr_u32(&d);
+    *proc = xdr_u32(&d);
+    return type == 0 && rpcvers == 2 && vers == 3;
 }
 
 bool nfs_dispatch_try(void *ctx, const nfs_peer *peer, const uint8_t *rec, size_t len,
@@ -158,7 +161,8 @@ bool nfs_dispatch_try(void *ctx, const nfs_peer *peer, const uint8_t *rec, size_
 {
     (void)peer;
     *answered = false;
-    if (nfs_peek_proc(rec, len) != NFS3_PROC_READ)
+    uint32_t prog, proc;
+    if (!nfs_peek(rec, len, &prog, &proc) || prog != NFS3_PROGRAM || proc != NFS3_PROC_READ)
         return true;
     bool blocked = false;
     bool keep = nfs_dispatch_ex(ctx, rec, len, reply, true, &blocked);
@@ -169,16 +173,8 @@ bool nfs_dispatch_try(void *ctx, const nfs_peer *peer, const uint8_t *rec, size_
 bool nfs_dispatch_quick(void *ctx, const uint8_t *rec, size_t len)
 {
     (void)ctx;
-    /* xid, msg_type, rpcvers, prog, vers, proc: the call header's fixed
-     * start. Anything odd goes the long way, where it is judged. */
-    if (len < 24)
-        return false;
-    xdr_dec d;
-    xdr_dec_init(&d, rec, 24);
-    (void)xdr_u32(&d);
-    uint32_t type = xdr_u32(&d), rpcvers = xdr_u32(&d);
-    uint32_t prog = xdr_u32(&d), vers = xdr_u32(&d), proc = xdr_u32(&d);
-    if (type != 0 || rpcvers != 2 || vers != 3)
+    uint32_t prog, proc;
+    if (!nfs_peek(rec, len, &prog, &proc))
         return false;
     if (prog == MNT3_PROGRAM)
         return proc == MNT3_PROC_NULL;
