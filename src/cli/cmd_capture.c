@@ -80,27 +80,20 @@ static int cli_capture_run(cli_ctx *ctx, int argc, char **argv)
                                          "'%s' is not a valid ref name", name));
     const char *upper = argv[optind];
     store *s = NULL;
-    manifest **ms = calloc(nrefs, sizeof(*ms));
-    manifest *base = NULL;
+    strata_digest *ds = calloc(nrefs, sizeof(*ds));
     strata_buf enc;
     buf_init(&enc);
     layer_diff_stats st = {0};
     strata_digest out;
     int lock = -1;
     strata_err *e =
-        ms ? cli_capture_lock(upper, &lock) : strata_err_new(STRATA_E_NOMEM, NULL, "out of memory");
+        ds ? cli_capture_lock(upper, &lock) : strata_err_new(STRATA_E_NOMEM, NULL, "out of memory");
     if (!e)
         e = cli_open_store(ctx, CLI_STORE_WRITE, &s);
-    for (size_t i = 0; !e && i < nrefs; i++) {
-        strata_digest d;
-        e = layer_resolve(s, refs[i], &d);
-        if (!e)
-            e = layer_load(s, &d, &ms[i]);
-    }
+    for (size_t i = 0; !e && i < nrefs; i++)
+        e = layer_resolve(s, refs[i], &ds[i]);
     if (!e)
-        e = layer_flatten(ms, nrefs, &base);
-    if (!e)
-        e = layer_capture_canonical(s, base, upper, &enc, &st);
+        e = layer_capture_view(s, ds, nrefs, upper, &enc, &st);
     if (!e)
         e = store_put_buf(s, enc.data, enc.len, &out, NULL);
     if (!e && name)
@@ -108,10 +101,7 @@ static int cli_capture_run(cli_ctx *ctx, int argc, char **argv)
     if (lock >= 0)
         close(lock);
     buf_free(&enc);
-    manifest_free(base);
-    for (size_t i = 0; ms && i < nrefs; i++)
-        manifest_free(ms[i]);
-    free(ms);
+    free(ds);
     if (s)
         store_close(s);
     if (e)

@@ -464,3 +464,67 @@ strata_err *layer_capture_canonical(store *s, const manifest *base, const char *
     buf_free(&up);
     return e;
 }
+
+/* Whether the upper at fd holds nothing a capture would look at. */
+static strata_err *cap_upper_empty(int fd, bool *empty)
+{
+    char **names;
+    size_t n;
+    strata_err *e = cap_list(fd, true, &names, &n);
+    if (e)
+        return e;
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    *empty = n == 0;
+    return NULL;
+}
+
+strata_err *layer_capture_view(store *s, const strata_digest *layers, size_t n, const char *upper,
+                               strata_buf *out, layer_diff_stats *st)
+{
+    layer_diff_stats local;
+    if (!st)
+        st = &local;
+    memset(st, 0, sizeof(*st));
+    if (n == 0)
+        return strata_err_new(STRATA_E_INVALID, "give at least one layer",
+                              "a view needs at least one layer");
+    int fd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return strata_err_sys(errno, NULL, "open upper directory %s", upper);
+    struct stat rst;
+    bool empty = false;
+    strata_err *e = NULL;
+    if (fstat(fd, &rst) < 0)
+        e = strata_err_sys(errno, NULL, "stat upper directory %s", upper);
+    if (!e)
+        e = cap_upper_empty(fd, &empty);
+    close(fd);
+    if (e)
+        return strata_err_wrap(e, "capture %s", upper);
+    if (empty) {
+        /* What the full path gives for an empty upper: no entry, the
+         * upper's root mode, and one change if that differs from the
+         * view's (its top layer's). Every layer's header is still checked,
+         * so a missing layer is the same error either way. */
+        uint32_t base_mode = 0, mode = 0;
+        for (size_t i = n; !e && i-- > 0; base_mode = mode)
+            e = layer_root_mode(s, &layers[i], &mode);
+        manifest_builder *b = e ? NULL : manifest_builder_new(rst.st_mode & 0777);
+        if (!e && !b)
+            e = strata_err_new(STRATA_E_NOMEM, NULL, "out of memory capturing %s", upper);
+        if (!e)
+            e = manifest_builder_encode(b, out);
+        manifest_builder_free(b);
+        if (!e && base_mode != (rst.st_mode & 0777))
+            st->changed = 1;
+        return e ? strata_err_wrap(e, "capture %s", upper) : NULL;
+    }
+    manifest *base;
+    e = layer_load_view(s, layers, n, &base);
+    if (!e)
+        e = layer_capture_canonical(s, base, upper, out, st);
+    manifest_free(base);
+    return e;
+}

@@ -17,6 +17,9 @@
 strata_err *layer_resolve(store *s, const char *ref, strata_digest *out);
 /* Loads and decodes the manifest blob d. */
 strata_err *layer_load(store *s, const strata_digest *d, manifest **out);
+/* The root mode of layer d, from its header alone (a view's root mode is
+ * its top layer's). */
+strata_err *layer_root_mode(store *s, const strata_digest *d, uint32_t *out);
 
 /* A snapshot of every ref, in name order (for gc, fsck and listings that
  * must not hold the database while they work). */
@@ -81,6 +84,10 @@ strata_err *layer_materialize(store *s, const manifest *m, const char *dir, laye
  * directory merges with the directories below it, down to an opaque one. */
 strata_err *layer_flatten(manifest *const *layers, size_t n, manifest **out);
 
+/* Loads the layers (top first) and flattens them: what a view of them
+ * shows. A single plain layer is its own view and is not copied. */
+strata_err *layer_load_view(store *s, const strata_digest *layers, size_t n, manifest **out);
+
 typedef struct layer_diff_stats {
     uint64_t added, changed, deleted;
 } layer_diff_stats;
@@ -106,6 +113,12 @@ strata_err *layer_capture(store *s, const manifest *base, const char *upper, str
  * upper, a copy written out, a slot). */
 strata_err *layer_capture_canonical(store *s, const manifest *base, const char *upper,
                                     strata_buf *out, layer_diff_stats *st);
+
+/* layer_capture_canonical over the view of layers (top first), which it
+ * loads only when the upper holds something: a command that wrote
+ * nothing costs nothing in the size of its view. */
+strata_err *layer_capture_view(store *s, const strata_digest *layers, size_t n, const char *upper,
+                               strata_buf *out, layer_diff_stats *st);
 
 /* ---- maintenance ------------------------------------------------------ */
 

@@ -42,6 +42,32 @@ strata_err *layer_load(store *s, const strata_digest *d, manifest **out)
     return strata_err_wrap(e, "layer %s", name);
 }
 
+strata_err *layer_root_mode(store *s, const strata_digest *d, uint32_t *out)
+{
+    char name[DIGEST_STR_LEN + 1];
+    digest_format(d, name);
+    store_reader *r;
+    strata_err *e = store_reader_open(s, d, &r);
+    if (e) {
+        if (e->code == STRATA_E_NOTFOUND)
+            strata_err_rehint(e, "the layer's manifest is missing from the store; "
+                                 "run 'strata fsck', then re-import the layer");
+        return strata_err_wrap(e, "load layer %s", name);
+    }
+    uint8_t hdr[MANIFEST_HEADER_LEN];
+    uint64_t size = store_reader_size(r);
+    size_t want = size < sizeof(hdr) ? (size_t)size : sizeof(hdr), got = 0;
+    e = store_reader_read(r, hdr, want, 0, &got);
+    store_reader_close(r);
+    if (!e && got != want)
+        e = strata_err_new(STRATA_E_CORRUPT, "run 'strata fsck'",
+                           "the manifest blob ended after %zu of %zu bytes", got, want);
+    uint32_t version;
+    if (!e)
+        e = manifest_decode_header(hdr, size > SIZE_MAX ? SIZE_MAX : (size_t)size, &version, out);
+    return strata_err_wrap(e, "layer %s", name);
+}
+
 typedef struct refs_builder {
     layer_refs *r;
     size_t cap;

@@ -315,6 +315,13 @@ static strata_err *decode_header(const uint8_t *p, size_t len, uint32_t *version
     return NULL;
 }
 
+strata_err *manifest_decode_header(const void *hdr, size_t blob_len, uint32_t *version,
+                                   uint32_t *root_mode)
+{
+    uint32_t count;
+    return decode_header(hdr, blob_len, version, root_mode, &count);
+}
+
 strata_err *manifest_decode(const void *data, size_t len, manifest **out)
 {
     *out = NULL;

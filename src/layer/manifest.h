@@ -93,6 +93,12 @@ typedef struct manifest {
 strata_err *manifest_decode(const void *data, size_t len, manifest **out);
 void manifest_free(manifest *m);
 
+/* Checks the header of a manifest blob of blob_len bytes, of which hdr
+ * holds the first MANIFEST_HEADER_LEN (or all, if fewer), and says its
+ * version and root mode: for what needs no entry. */
+strata_err *manifest_decode_header(const void *hdr, size_t blob_len, uint32_t *version,
+                                   uint32_t *root_mode);
+
 /* Index of the entry at path (tree-path rules), or -1. "" is not an entry:
  * the root is implicit. O(log n). */
 int64_t manifest_find(const manifest *m, const char *path, size_t len);

@@ -18,9 +18,10 @@
 struct sandbox {
     sandbox_kind kind;
     store *s;
-    char *tmp;      /* the temporary directory holding everything */
-    char *root;     /* where the view shows */
-    manifest *base; /* the view, flattened */
+    char *tmp;             /* the temporary directory holding everything */
+    char *root;            /* where the view shows */
+    strata_digest *layers; /* the view's layers, top first */
+    size_t nlayers;
     /* fuse, nfs */
     char *upper;
     bool own_root; /* root is a directory of its own outside tmp, made here */
@@ -122,18 +123,27 @@ strata_err *sandbox_open(store *s, const strata_digest *layers, size_t n, sandbo
     *out = NULL;
     sandbox *sb = calloc(1, sizeof(*sb));
     manifest **ms = calloc(n ? n : 1, sizeof(*ms));
-    if (!sb || !ms) {
+    if (sb)
+        sb->layers = calloc(n ? n : 1, sizeof(*sb->layers));
+    if (!sb || !ms || !sb->layers) {
+        if (sb)
+            free(sb->layers);
         free(sb);
         free(ms);
         return sandbox_oom();
     }
     sb->kind = kind;
     sb->s = s;
-    strata_err *e = NULL;
-    for (size_t i = 0; !e && i < n; i++)
+    memcpy(sb->layers, layers, n * sizeof(*layers));
+    sb->nlayers = n;
+    strata_err *e = n ? NULL
+                      : strata_err_new(STRATA_E_INVALID, "give at least one layer",
+                                       "a view needs at least one layer");
+    /* The manifests are loaded where they are needed: by the vfs of a
+     * mount, by the capture (only if something was written), and here for
+     * a copy written out. */
+    for (size_t i = 0; !e && kind == SANDBOX_NONE && i < n; i++)
         e = layer_load(s, &layers[i], &ms[i]);
-    if (!e)
-        e = layer_flatten(ms, n, &sb->base);
     if (!e) {
         const char *t = getenv("TMPDIR");
         if (asprintf(&sb->tmp, "%s/strata-run-XXXXXX", t && *t ? t : "/tmp") < 0) {
@@ -230,7 +240,7 @@ strata_err *sandbox_capture(sandbox *sb, strata_digest *out, layer_diff_stats *s
         sandbox_unmount(sb);
     strata_buf enc;
     buf_init(&enc);
-    strata_err *e = layer_capture_canonical(sb->s, sb->base, sb->upper, &enc, st);
+    strata_err *e = layer_capture_view(sb->s, sb->layers, sb->nlayers, sb->upper, &enc, st);
     if (!e)
         e = store_put_buf(sb->s, enc.data, enc.len, out, NULL);
     buf_free(&enc);
@@ -258,7 +268,7 @@ strata_err *sandbox_close(sandbox *sb)
         e = fs_remove_tree(sb->tmp);
     }
     strata_err_free(sb->unmount_err);
-    manifest_free(sb->base);
+    free(sb->layers);
     free(sb->upper);
     free(sb->root);
     free(sb->tmp);

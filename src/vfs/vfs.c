@@ -85,6 +85,8 @@ strata_err *vfs_new(store *s, const vfs_opts *opts, vfs **out)
         v->slots[i].gen = 0;
     }
     pthread_mutex_init(&v->admin_mu, NULL);
+    vfs_mcache_init(v,
+                    o.manifest_cache_bytes ? o.manifest_cache_bytes : VFS_DEFAULT_MANIFEST_CACHE);
     atomic_init(&v->n_attached, 0);
     atomic_init(&v->slotdir_mns, 0);
     strata_err *e = vfs_itable_init(v);
@@ -108,6 +110,7 @@ strata_err *vfs_new(store *s, const vfs_opts *opts, vfs **out)
         }
     }
     if (e) {
+        vfs_mcache_destroy(v);
         pthread_mutex_destroy(&v->admin_mu);
         free(v->slots);
         free(v);
@@ -130,6 +133,7 @@ void vfs_free(vfs *v)
         if (vw)
             vfs_view_put(vw);
     }
+    vfs_mcache_destroy(v);
     pthread_mutex_destroy(&v->admin_mu);
     free(v->slots);
     free(v);
@@ -280,6 +284,9 @@ void vfs_get_stats(vfs *v, vfs_stats *out)
     out->reader_files = atomic_load(&v->n_files);
     out->copy_ups = atomic_load(&v->n_copy_ups);
     out->upper_fds = atomic_load(&v->n_ufds);
+    out->manifest_loads = atomic_load(&v->n_manifest_loads);
+    out->manifest_hits = atomic_load(&v->n_manifest_hits);
+    out->manifests = vfs_mcache_count(v);
     for (uint32_t i = 0; i < v->max_slots; i++) {
         /* Entered for the whole count: the view cannot go meanwhile. */
         unsigned t = vfs_slot_enter(v, (uint16_t)i);

@@ -82,6 +82,9 @@ typedef struct vfs_opts {
      * Off, nothing changes: slot 0 shows a view like any other. */
     bool slot_dir;
     uint32_t slot_dir_uid, slot_dir_gid;
+    /* Decoded manifests no view uses are kept for the next view of the
+     * same layer within this many bytes; 0 = VFS_DEFAULT_MANIFEST_CACHE. */
+    uint64_t manifest_cache_bytes;
 } vfs_opts;
 
 /* Write the upper directory as a more limited filesystem (or an
@@ -95,6 +98,7 @@ typedef struct vfs_opts {
 
 #define VFS_DEFAULT_IDLE_INODES    8192
 #define VFS_DEFAULT_CACHED_READERS 256
+#define VFS_DEFAULT_MANIFEST_CACHE (32u << 20)
 
 /* What a slot shows. */
 typedef struct vfs_view_spec {
@@ -388,15 +392,18 @@ strata_err *vfs_dir_generation(vfs *v, uint64_t ino, uint64_t *gen);
 int vfs_errno(const strata_err *e);
 
 typedef struct vfs_stats {
-    uint64_t inodes;        /* in memory, including idle ones */
-    uint64_t idle;          /* no lookups and no handles: droppable */
-    uint64_t derived;       /* rebuilt from a number alone, since vfs_new */
-    uint64_t merged_dirs;   /* children lists computed, since vfs_new */
-    uint64_t readers;       /* blob readers cached on inodes */
-    uint64_t reader_files;  /* ... of which hold an open blob file */
-    uint64_t copy_ups;      /* entries copied up, since vfs_new */
-    uint64_t upper_fds;     /* upper entries' descriptors cached on inodes */
-    uint64_t upper_records; /* entries in the upper tables (every slot) */
+    uint64_t inodes;         /* in memory, including idle ones */
+    uint64_t idle;           /* no lookups and no handles: droppable */
+    uint64_t derived;        /* rebuilt from a number alone, since vfs_new */
+    uint64_t merged_dirs;    /* children lists computed, since vfs_new */
+    uint64_t readers;        /* blob readers cached on inodes */
+    uint64_t reader_files;   /* ... of which hold an open blob file */
+    uint64_t copy_ups;       /* entries copied up, since vfs_new */
+    uint64_t upper_fds;      /* upper entries' descriptors cached on inodes */
+    uint64_t upper_records;  /* entries in the upper tables (every slot) */
+    uint64_t manifest_loads; /* layers decoded from the store, since vfs_new */
+    uint64_t manifest_hits;  /* ... and found decoded already (mcache.c) */
+    uint64_t manifests;      /* decoded manifests held, in use or kept */
 } vfs_stats;
 void vfs_get_stats(vfs *v, vfs_stats *out);
 

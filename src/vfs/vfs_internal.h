@@ -162,6 +162,15 @@ typedef struct vfs_shard {
     size_t nidle;
 } vfs_shard;
 
+/* A decoded manifest shared by the views showing its layer (mcache.c). */
+typedef struct vfs_mcache_ent {
+    strata_digest d;
+    manifest *m;
+    uint32_t refs; /* views holding it; 0: kept for the next one */
+    uint64_t bytes;
+    uint64_t used; /* mc_clock when its last view let go */
+} vfs_mcache_ent;
+
 struct vfs {
     store *s;
     uint32_t max_slots;
@@ -181,6 +190,12 @@ struct vfs {
     _Atomic uint64_t n_files;   /* ... of which hold an open blob file (capped) */
     _Atomic uint64_t n_ufds;    /* upper descriptors cached on inodes (capped) */
     _Atomic uint64_t n_copy_ups;
+    _Atomic uint64_t n_manifest_loads, n_manifest_hits;
+
+    pthread_mutex_t mc_mu; /* the manifest cache (mcache.c) */
+    vfs_mcache_ent *mc;
+    size_t mc_n, mc_cap;
+    uint64_t mc_idle_bytes, mc_budget, mc_clock;
 };
 
 /* An open file: a lower one reads from the store, an upper one through
@@ -211,6 +226,18 @@ static inline bool vfs_view_gone(const vfs_view *vw)
 }
 strata_err *vfs_view_load(vfs *v, uint16_t slot, const vfs_view_spec *spec, vfs_view **out);
 void vfs_view_free(vfs_view *vw);
+
+/* ---- decoded manifests (mcache.c) ---- */
+
+void vfs_mcache_init(vfs *v, uint64_t budget);
+/* The layer's manifest, decoded once for every view of this vfs; give it
+ * back with vfs_mcache_put. */
+strata_err *vfs_mcache_get(vfs *v, const strata_digest *d, manifest **out);
+void vfs_mcache_put(vfs *v, manifest *m);
+/* Frees them all; no view may hold one. */
+void vfs_mcache_destroy(vfs *v);
+/* Decoded manifests held, in use or kept. */
+size_t vfs_mcache_count(vfs *v);
 
 static inline const manifest_entry *vfs_lref_entry(const vfs_view *vw, vfs_lref r)
 {

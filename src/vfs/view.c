@@ -1,13 +1,12 @@
-/* Views: what one slot shows. Creating a view loads its layers' manifests,
- * makes the root inode and attaches the upper directory if there is one;
- * nothing else. No directory is merged here, so the cost of showing a view
- * does not grow with the number of files in it (beyond decoding the
- * manifests): directories merge on first use. */
+/* Views: what one slot shows. Creating a view takes its layers' manifests
+ * (decoded once per vfs, mcache.c), makes the root inode and attaches the upper directory if there
+ * is one; nothing else. No directory is merged here, so the cost of showing a view does not grow
+ * with the number of files in it (beyond decoding the manifests): directories merge on first use.
+ */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "layer/layer.h"
 #include "vfs/vfs_internal.h"
 
 #define EMPTY_ROOT_MODE 0755 /* the root of a view with no layers */
@@ -20,7 +19,7 @@ void vfs_view_free(vfs_view *vw)
         return;
     vfs_upper_detach(vw);
     for (uint32_t i = 0; i < vw->nlayers; i++)
-        manifest_free(vw->layers[i]);
+        vfs_mcache_put(vw->v, vw->layers[i]);
     free(vw->layers);
     free(vw);
 }
@@ -52,7 +51,7 @@ strata_err *vfs_view_load(vfs *v, uint16_t slot, const vfs_view_spec *spec, vfs_
     atomic_init(&vw->total_files, 0);
     strata_err *e = NULL;
     for (uint32_t i = 0; i < spec->nlayers && !e; i++) {
-        e = layer_load(v->s, &spec->layers[i], &vw->layers[i]);
+        e = vfs_mcache_get(v, &spec->layers[i], &vw->layers[i]);
         if (!e) {
             vw->nlayers = i + 1;
             stack[i] = (vfs_lref){.layer = i, .idx = MANIFEST_ROOT};

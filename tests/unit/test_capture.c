@@ -43,6 +43,7 @@ typedef struct fx {
     char *root, *sdir, *src, *upper;
     store *s;
     manifest *base;
+    strata_digest d; /* base's */
 } fx;
 
 static int setup(void **state)
@@ -67,10 +68,9 @@ static int setup(void **state)
     snprintf(p, sizeof(p), "%s/link", f->src);
     symlink("t", p);
     chmod(f->src, 0755);
-    strata_digest d;
-    e = layer_import(f->s, f->src, NULL, &d, NULL);
+    e = layer_import(f->s, f->src, NULL, &f->d, NULL);
     if (!e)
-        e = layer_load(f->s, &d, &f->base);
+        e = layer_load(f->s, &f->d, &f->base);
     if (e) {
         print_error("%s\n", e->msg);
         strata_err_free(e);
@@ -194,6 +194,96 @@ static void test_capture_nothing_changed(void **state)
     manifest_free(cap);
 }
 
+/* The capture of a stack from its digests gives the bytes and counts of
+ * loading, flattening and capturing it, whether the upper is empty (the
+ * short cut, which loads no manifest) or not. */
+static void check_capture_view(fx *f, const strata_digest *layers, size_t n)
+{
+    manifest *base;
+    assert_ok(layer_load_view(f->s, layers, n, &base));
+    strata_buf want, got;
+    buf_init(&want);
+    buf_init(&got);
+    layer_diff_stats wst, gst;
+    assert_ok(layer_capture_canonical(f->s, base, f->upper, &want, &wst));
+    assert_ok(layer_capture_view(f->s, layers, n, f->upper, &got, &gst));
+    assert_int_equal(got.len, want.len);
+    assert_memory_equal(got.data, want.data, want.len);
+    assert_memory_equal(&gst, &wst, sizeof(wst));
+    buf_free(&want);
+    buf_free(&got);
+    manifest_free(base);
+}
+
+static void reset_upper(fx *f)
+{
+    tu_rmtree(strdup(f->upper)); /* it frees its argument */
+    assert_int_equal(mkdir(f->upper, 0755), 0);
+}
+
+static void test_capture_view(void **state)
+{
+    fx *f = *state;
+    /* A second layer on top: a diff deleting c and adding e. */
+    whiteout(f, "", "c");
+    tu_write_file(f->upper, "e", "e", 1, 0644);
+    strata_buf enc;
+    buf_init(&enc);
+    assert_ok(layer_capture_canonical(f->s, f->base, f->upper, &enc, NULL));
+    strata_digest stack[2];
+    assert_ok(store_put_buf(f->s, enc.data, enc.len, &stack[0], NULL));
+    buf_free(&enc);
+    stack[1] = f->d;
+    reset_upper(f);
+
+    /* A single plain layer is its own view; a stack flattens. */
+    manifest *one, *two, *top, *flat;
+    assert_ok(layer_load_view(f->s, &f->d, 1, &one));
+    char *a = show(one), *b = show(f->base);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    assert_ok(layer_load_view(f->s, stack, 2, &two));
+    assert_ok(layer_load(f->s, &stack[0], &top));
+    manifest *ms[2] = {top, f->base};
+    assert_ok(layer_flatten(ms, 2, &flat));
+    a = show(two);
+    b = show(flat);
+    assert_string_equal(a, b);
+    assert_null(strstr(a, "f c "));
+    free(a);
+    free(b);
+    manifest_free(one);
+    manifest_free(two);
+    manifest_free(top);
+    manifest_free(flat);
+
+    for (size_t n = 1; n <= 2; n++) {
+        const strata_digest *layers = n == 1 ? &f->d : stack;
+        /* Empty but for the work area; then with another root mode. */
+        tu_write_file(f->upper, UPPER_WORK "/tmp.1", "scratch", 7, 0600);
+        assert_int_equal(chmod(f->upper, 0755), 0);
+        check_capture_view(f, layers, n);
+        assert_int_equal(chmod(f->upper, 0700), 0);
+        check_capture_view(f, layers, n);
+        /* Something written. */
+        tu_write_file(f->upper, "a/new", "n", 1, 0644);
+        check_capture_view(f, layers, n);
+        reset_upper(f);
+    }
+
+    /* A missing layer is an error with or without anything to capture. */
+    strata_digest gone = f->d;
+    gone.b[0] ^= 1;
+    strata_digest bad[2] = {f->d, gone};
+    strata_buf out;
+    buf_init(&out);
+    assert_err(layer_capture_view(f->s, bad, 2, f->upper, &out, NULL), STRATA_E_NOTFOUND);
+    tu_write_file(f->upper, "a/new", "n", 1, 0644);
+    assert_err(layer_capture_view(f->s, bad, 2, f->upper, &out, NULL), STRATA_E_NOTFOUND);
+    buf_free(&out);
+}
+
 static void test_capture_refuses_fifo(void **state)
 {
     fx *f = *state;
@@ -230,10 +320,8 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_capture_everything),
-        T(test_capture_nothing_changed),
-        T(test_capture_refuses_fifo),
-        T(test_capture_bad_redirect),
+        T(test_capture_everything),   T(test_capture_nothing_changed), T(test_capture_view),
+        T(test_capture_refuses_fifo), T(test_capture_bad_redirect),
     };
     return cmocka_run_group_tests_name("capture", tests, NULL, NULL);
 }

@@ -485,12 +485,75 @@ static void test_concurrent(void **state)
     assert_true(st.inodes < 64);
 }
 
+static void check_mcache(vfs *v, uint64_t loads, uint64_t hits, uint64_t held)
+{
+    vfs_stats st;
+    vfs_get_stats(v, &st);
+    assert_int_equal(st.manifest_loads, loads);
+    assert_int_equal(st.manifest_hits, hits);
+    assert_int_equal(st.manifests, held);
+}
+
+/* A layer is decoded once per vfs: views of it in other slots, at once or
+ * later, share the decoded manifest, and one no view uses is kept within
+ * the budget (mcache.c). */
+static void test_manifest_cache(void **state)
+{
+    fixture *f = *state;
+    vfs *v = f->v;
+    attach(v, 1, &f->a, NULL);
+    attach(v, 2, &f->a, NULL);
+    check_mcache(v, 1, 1, 1);
+    check_str(v, "1/a.txt", "alpha");
+    check_str(v, "2/a.txt", "alpha");
+    assert_ok(vfs_slot_detach(v, 1));
+    assert_ok(vfs_slot_detach(v, 2));
+    check_mcache(v, 1, 1, 1); /* kept for the next view */
+    attach(v, 3, &f->a, NULL);
+    attach(v, 4, &f->b, NULL);
+    check_mcache(v, 2, 2, 2);
+    check_str(v, "3/a.txt", "alpha");
+    check_str(v, "4/b.txt", "beta");
+    assert_ok(vfs_slot_detach(v, 3));
+    assert_ok(vfs_slot_detach(v, 4));
+
+    /* With no room to keep any, the last view of a layer frees it, even
+     * when that view outlives its slot through an open handle. */
+    vfs *tight;
+    vfs_opts o = {.max_slots = 4, .max_idle_inodes = 64, .manifest_cache_bytes = 1};
+    assert_ok(vfs_new(f->s, &o, &tight));
+    vfs_view_spec spec = {.layers = &f->c, .nlayers = 1, .uid = OWNER_UID, .gid = OWNER_GID};
+    assert_ok(vfs_slot_attach(tight, 1, &spec));
+    assert_ok(vfs_slot_attach(tight, 2, &spec));
+    check_mcache(tight, 1, 1, 1);
+    int err;
+    uint64_t ino = resolve(tight, vfs_root_ino(1), "d/c.txt", &err);
+    assert_int_not_equal(ino, 0);
+    vfs_file *fh;
+    assert_ok(vfs_open(tight, ino, O_RDONLY, &fh));
+    assert_ok(vfs_slot_detach(tight, 1));
+    assert_ok(vfs_slot_detach(tight, 2));
+    check_mcache(tight, 1, 1, 1); /* slot 1's view lives on in the handle */
+    vfs_release(tight, fh);
+    check_mcache(tight, 1, 1, 0);
+    assert_ok(vfs_slot_attach(tight, 1, &spec));
+    check_mcache(tight, 2, 1, 1);
+    char buf[16];
+    size_t got;
+    assert_ok(vfs_read_ino(tight, resolve(tight, vfs_root_ino(1), "d/c.txt", &err), buf,
+                           sizeof(buf), 0, &got));
+    assert_int_equal(got, 5);
+    assert_memory_equal(buf, "gamma", 5);
+    vfs_free(tight);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_slot_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_detach, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_cache, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
