@@ -1388,6 +1388,37 @@ static int find_problem(const fsck_seen *f, const strata_digest *d)
     return -1;
 }
 
+/* An inline blob whose stored bytes do not match its size is refused when
+ * read, small or large. */
+static void test_inline_short(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("store");
+    store *s = open_store(dir, 0);
+    const size_t lens[2] = {1000, 40000};
+    for (int i = 0; i < 2; i++) {
+        uint8_t *data = rand_bytes(lens[i], 70 + (uint64_t)i);
+        strata_digest d;
+        assert_ok(store_put_buf(s, data, lens[i], &d, NULL));
+        check_blob(s, &d, data, lens[i]);
+        sql_exec(dir, "UPDATE blobs SET data = ?1 WHERE digest = ?2", data, lens[i] - 1, &d);
+        store_reader *r = NULL;
+        strata_err *e = store_reader_open(s, &d, &r);
+        if (!e) {
+            uint8_t buf[64];
+            size_t got;
+            e = store_reader_read(r, buf, sizeof(buf), lens[i] - sizeof(buf), &got);
+            store_reader_close(r);
+        }
+        assert_non_null(e);
+        assert_int_equal(e->code, STRATA_E_CORRUPT);
+        strata_err_free(e);
+        free(data);
+    }
+    store_close(s);
+    tu_rmtree(dir);
+}
+
 static void test_fsck_clean(void **state)
 {
     (void)state;
@@ -1691,6 +1722,7 @@ int main(void)
         cmocka_unit_test(test_gc_busy_other_process),
         cmocka_unit_test(test_fsck_clean),
         cmocka_unit_test(test_fsck_damage),
+        cmocka_unit_test(test_inline_short),
         cmocka_unit_test(test_readonly_missing),
         cmocka_unit_test(test_reopen),
         cmocka_unit_test(test_schema_newer),
