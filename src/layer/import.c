@@ -6,6 +6,8 @@
  * each regular file itself and hands the descriptor to a pool of workers,
  * which hash and store the content in parallel (store_put_fd streams, so a
  * file of any size costs bounded memory). Puts share batched transactions.
+ * A file the caller's stat cache (opts->known) vouches for is not opened:
+ * the walker takes its digest once the store confirms it has the blob.
  * When every file is stored, the entries become a manifest blob. */
 #include <dirent.h>
 #include <errno.h>
@@ -59,7 +61,7 @@ typedef struct importer {
     strata_err *err; /* the first failure; later ones are dropped */
     atomic_bool failed;
 
-    atomic_uint_fast64_t files, dirs, symlinks, bytes, new_blobs, new_bytes;
+    atomic_uint_fast64_t files, dirs, symlinks, files_read, bytes, new_blobs, new_bytes;
 } importer;
 
 static void imp_fail(importer *im, strata_err *e)
@@ -79,6 +81,7 @@ static void imp_snapshot(importer *im, layer_import_stats *st)
     st->files = atomic_load(&im->files);
     st->dirs = atomic_load(&im->dirs);
     st->symlinks = atomic_load(&im->symlinks);
+    st->files_read = atomic_load(&im->files_read);
     st->bytes = atomic_load(&im->bytes);
     st->new_blobs = atomic_load(&im->new_blobs);
     st->new_bytes = atomic_load(&im->new_bytes);
@@ -149,6 +152,7 @@ static void *imp_worker(void *arg)
             imp_fail(im, strata_err_wrap(e, "import %s/%s", im->root, en->path));
             continue;
         }
+        atomic_fetch_add(&im->files_read, 1);
         atomic_fetch_add(&im->bytes, en->size);
         if (was_new) {
             atomic_fetch_add(&im->new_blobs, 1);
@@ -245,6 +249,25 @@ static strata_err *imp_list(importer *im, int dirfd, const char *rel, name_list 
 
 static strata_err *imp_dir(importer *im, int dirfd, const char *rel);
 
+/* Whether the caller's stat cache vouches for the file at path, and the
+ * store still has the blob it names with the file's size. The cache knows
+ * what was written, not what gc has taken since; a blob that is gone, or
+ * a store that cannot say, makes the file be read like any other (and a
+ * store that is really broken then fails that read with a proper error). */
+static bool imp_known(importer *im, const char *path, const struct stat *st, strata_digest *out)
+{
+    if (!im->opts || !im->opts->known || !im->opts->known(im->opts->known_ctx, path, st, out))
+        return false;
+    bool present = false;
+    uint64_t size = 0;
+    strata_err *e = store_has(im->s, out, &present, &size);
+    if (e) {
+        strata_err_free(e);
+        return false;
+    }
+    return present && size == (uint64_t)st->st_size;
+}
+
 static strata_err *imp_one(importer *im, int dirfd, const char *rel, const char *name)
 {
     char *path = path_join(rel, name);
@@ -308,6 +331,17 @@ static strata_err *imp_one(importer *im, int dirfd, const char *rel, const char 
         return imp_add(im, MANIFEST_SYMLINK, path, 0777, target, NULL);
     }
     case S_IFREG: {
+        strata_digest known;
+        if (imp_known(im, path, &st, &known)) {
+            imp_entry *en = NULL;
+            e = imp_add(im, MANIFEST_FILE, path, (uint16_t)(st.st_mode & 0777), NULL, &en);
+            if (e)
+                return e;
+            en->digest = known;
+            en->size = (uint64_t)st.st_size;
+            atomic_fetch_add(&im->files, 1);
+            return NULL;
+        }
         /* O_NONBLOCK: if the file was swapped for a fifo since the stat,
          * the open must not hang; fstat below then refuses it. */
         int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);

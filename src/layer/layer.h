@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "base/digest.h"
 #include "base/err.h"
@@ -35,6 +36,7 @@ void layer_refs_free(layer_refs *r);
 
 typedef struct layer_import_stats {
     uint64_t files, dirs, symlinks;
+    uint64_t files_read;           /* files read and hashed: not vouched for by known */
     uint64_t bytes;                /* file bytes read */
     uint64_t new_blobs, new_bytes; /* what the store did not have yet */
 } layer_import_stats;
@@ -42,10 +44,26 @@ typedef struct layer_import_stats {
 /* Called from the importing thread, often; it should throttle itself. */
 typedef void (*layer_progress_fn)(void *ctx, const layer_import_stats *s, bool done);
 
+/* A stat cache, as git's index is one. Re-importing a tree that was
+ * written out from a layer costs a read and a hash of every byte, though
+ * the caller often knows, from what it wrote and the stat it recorded
+ * then, that most files cannot have changed. Given a regular file's path
+ * (relative to the imported directory) and its lstat, this returns true
+ * and sets *out when the file is known to hold that blob; the import then
+ * takes the digest and st->st_size without opening the file. Only the
+ * caller can judge a stat (which fields, which clock, which races), so
+ * the import trusts its word, but still checks that the store has the
+ * blob with that size, and reads the file when it does not. Called from
+ * the walking thread only. */
+typedef bool (*layer_known_fn)(void *ctx, const char *path, const struct stat *st,
+                               strata_digest *out);
+
 typedef struct layer_import_opts {
     int threads; /* hashing/storing workers; 0 = one per core */
     layer_progress_fn progress;
     void *progress_ctx;
+    layer_known_fn known; /* may be NULL: read every file */
+    void *known_ctx;
 } layer_import_opts;
 
 /* Imports the tree at dir. Symbolic links are stored as links and never
