@@ -6,8 +6,8 @@
  * same dependency layers for action after action: decoding them again on
  * every attach made the cost of a slot grow with the size of its view
  * (docs/PERFORMANCE.md, W2). Manifests no view uses stay, the most
- * recently used first, within a memory budget, so the next attach of the
- * same layer finds them.
+ * recently used first, within a memory budget (and the last one let go in
+ * any case), so the next attach of the same layer finds them.
  *
  * The table is small (a few layers per view, few views) and touched only
  * when a view comes or goes, never on a call: a mutex and a linear scan. */
@@ -39,15 +39,22 @@ static vfs_mcache_ent *mcache_find(vfs *v, const strata_digest *d)
 }
 
 /* Drops unused manifests, least recently used first, until those left fit
- * the budget. Under mc_mu. */
+ * the budget, but always keeps the one let go last, whatever its size: a
+ * server showing one view bigger than the budget over and over (a build's
+ * actions on the same dependencies) would otherwise decode it every time,
+ * and it held that memory anyway while the view was shown. Under mc_mu. */
 static void mcache_trim(vfs *v)
 {
     while (v->mc_idle_bytes > v->mc_budget) {
-        size_t lru = v->mc_n;
-        for (size_t i = 0; i < v->mc_n; i++)
-            if (v->mc[i].refs == 0 && (lru == v->mc_n || v->mc[i].used < v->mc[lru].used))
+        size_t lru = v->mc_n, idle = 0;
+        for (size_t i = 0; i < v->mc_n; i++) {
+            if (v->mc[i].refs != 0)
+                continue;
+            idle++;
+            if (lru == v->mc_n || v->mc[i].used < v->mc[lru].used)
                 lru = i;
-        if (lru == v->mc_n)
+        }
+        if (idle <= 1)
             return;
         v->mc_idle_bytes -= v->mc[lru].bytes;
         manifest_free(v->mc[lru].m);

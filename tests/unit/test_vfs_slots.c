@@ -517,8 +517,9 @@ static void test_manifest_cache(void **state)
     assert_ok(vfs_slot_detach(v, 3));
     assert_ok(vfs_slot_detach(v, 4));
 
-    /* With no room to keep any, the last view of a layer frees it, even
-     * when that view outlives its slot through an open handle. */
+    /* With no room to keep any, only the manifest let go last stays: a
+     * view outliving its slot through an open handle keeps its own until
+     * the handle goes, and the next one let go pushes it out. */
     vfs *tight;
     vfs_opts o = {.max_slots = 4, .max_idle_inodes = 64, .manifest_cache_bytes = 1};
     assert_ok(vfs_new(f->s, &o, &tight));
@@ -535,9 +536,14 @@ static void test_manifest_cache(void **state)
     assert_ok(vfs_slot_detach(tight, 2));
     check_mcache(tight, 1, 1, 1); /* slot 1's view lives on in the handle */
     vfs_release(tight, fh);
-    check_mcache(tight, 1, 1, 0);
+    check_mcache(tight, 1, 1, 1);
+    vfs_view_spec other = {.layers = &f->a, .nlayers = 1, .uid = OWNER_UID, .gid = OWNER_GID};
+    assert_ok(vfs_slot_attach(tight, 3, &other));
+    check_mcache(tight, 2, 1, 2);
+    assert_ok(vfs_slot_detach(tight, 3));
+    check_mcache(tight, 2, 1, 1); /* c's went, a's stays */
     assert_ok(vfs_slot_attach(tight, 1, &spec));
-    check_mcache(tight, 2, 1, 1);
+    check_mcache(tight, 3, 1, 2);
     char buf[16];
     size_t got;
     assert_ok(vfs_read_ino(tight, resolve(tight, vfs_root_ino(1), "d/c.txt", &err), buf,
