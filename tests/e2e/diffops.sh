@@ -33,19 +33,6 @@ FSOPS=${FSOPS:-$BUILD/strata-fsops}
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$s/asan"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$s/ubsan"
 
-MOUNTS=()
-m_cleanup() {
-    local mp
-    for mp in "${MOUNTS[@]}"; do
-        if ! not_mounted "$mp"; then
-            fusermount3 -u -z "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null
-        fi
-    done
-    t_cleanup
-}
-trap m_cleanup EXIT
-
-
 if [ ! -e /dev/fuse ]; then
     t_skip "differential random operations" "/dev/fuse is missing"
     t_done

@@ -107,7 +107,16 @@ stderr: $ERR"
     fi
 }
 
+# Mountpoints a script made (it appends to MOUNTS): whatever is still
+# mounted there at exit is unmounted lazily before the scratch goes.
+MOUNTS=()
 t_cleanup() {
+    local mp
+    for mp in "${MOUNTS[@]}"; do
+        if ! not_mounted "$mp"; then
+            fusermount3 -u -z "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null
+        fi
+    done
     chmod -R u+rwx "$T_ROOT" 2>/dev/null
     rm -rf "$T_ROOT"
 }

@@ -18,16 +18,9 @@ export STRATA_STORE=$s/store
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$s/asan"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$s/ubsan"
 
-MOUNTS=()
 FG_PID=""
 m_cleanup() {
-    local mp
     [ -n "$FG_PID" ] && kill -TERM "$FG_PID" 2>/dev/null
-    for mp in "${MOUNTS[@]}"; do
-        if ! not_mounted "$mp"; then
-            fusermount3 -u -z "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null
-        fi
-    done
     t_cleanup
 }
 trap m_cleanup EXIT

@@ -22,16 +22,10 @@ reg=$XDG_RUNTIME_DIR/strata/mounts
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$s/asan"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$s/ubsan"
 
-MOUNTS=()
 PIDS=()
 r_cleanup() {
-    local mp p
+    local p
     for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-    for mp in "${MOUNTS[@]}"; do
-        if ! not_mounted "$mp"; then
-            fusermount3 -u -z "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null
-        fi
-    done
     t_cleanup
 }
 trap r_cleanup EXIT
