@@ -38,6 +38,7 @@
 
 #include "base/digest.h"
 #include "base/fsutil.h"
+#include "xrng.h"
 
 #define TT_CHUNK (1u << 20)
 
@@ -67,54 +68,18 @@ static bool tt_parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
-/* ---- deterministic bytes: xoshiro256**, seeded through splitmix64 ------ */
-
-typedef struct tt_rng {
-    uint64_t s[4];
-} tt_rng;
-
-static uint64_t tt_splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static void tt_rng_seed(tt_rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = tt_splitmix(&seed);
-}
-
-static inline uint64_t tt_rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static inline uint64_t tt_next(tt_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t out = tt_rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = tt_rotl(s[3], 45);
-    return out;
-}
+/* ---- deterministic bytes (xrng.h) ------------------------------------ */
 
 /* Fills len bytes (a multiple of 8 is fastest; any length works). */
-static void tt_fill(tt_rng *r, uint8_t *buf, size_t len)
+static void tt_fill(rng *r, uint8_t *buf, size_t len)
 {
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
-        uint64_t v = tt_next(r);
+        uint64_t v = rng_next(r);
         memcpy(buf + i, &v, 8);
     }
     if (i < len) {
-        uint64_t v = tt_next(r);
+        uint64_t v = rng_next(r);
         memcpy(buf + i, &v, len - i);
     }
 }
@@ -123,8 +88,8 @@ static void tt_fill(tt_rng *r, uint8_t *buf, size_t len)
 static strata_err *tt_write_random(int fd, uint64_t size, uint64_t seed, uint8_t *buf,
                                    const char *what)
 {
-    tt_rng r;
-    tt_rng_seed(&r, seed);
+    rng r;
+    rng_seed(&r, seed);
     while (size) {
         size_t n = size < TT_CHUNK ? (size_t)size : TT_CHUNK;
         tt_fill(&r, buf, n);
@@ -168,9 +133,9 @@ static int tt_gen_tree(const char *dir, uint64_t nfiles, uint64_t seed)
         if (i % 64 == 0 && (e = fs_mkdir_p(path, 0755)))
             break;
         snprintf(path + n, sizeof(path) - (size_t)n, "/f%06" PRIu64 ".dat", i);
-        tt_rng r;
-        tt_rng_seed(&r, seed * 0x100000001b3ull + i);
-        size_t size = (size_t)(tt_next(&r) % 8193);
+        rng r;
+        rng_seed(&r, seed * 0x100000001b3ull + i);
+        size_t size = (size_t)(rng_next(&r) % 8193);
         mode_t mode = i % 13 == 0 ? 0755 : i % 29 == 0 ? 0600 : 0644;
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) {
@@ -377,10 +342,10 @@ static int tt_gen_flat(const char *dir, uint64_t nfiles, uint64_t seed)
     char path[4096], buf[80];
     for (uint64_t i = 0; !e && i < nfiles; i++) {
         snprintf(path, sizeof(path), "%s/e%06" PRIu64, dir, i);
-        tt_rng r;
-        tt_rng_seed(&r, seed * 0x100000001b3ull + i);
-        int len = snprintf(buf, sizeof(buf), "%06" PRIu64 " %016" PRIx64 "\n", i, tt_next(&r));
-        size_t size = (size_t)(tt_next(&r) % ((uint64_t)len + 1));
+        rng r;
+        rng_seed(&r, seed * 0x100000001b3ull + i);
+        int len = snprintf(buf, sizeof(buf), "%06" PRIu64 " %016" PRIx64 "\n", i, rng_next(&r));
+        size_t size = (size_t)(rng_next(&r) % ((uint64_t)len + 1));
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0)
             return tt_fail("create %s", path);
@@ -414,14 +379,14 @@ static int tt_cmp_random(const char *a, const char *b, uint64_t count, uint64_t 
                 (intmax_t)sa.st_size, (intmax_t)sb.st_size);
         rc = 1;
     }
-    tt_rng r;
-    tt_rng_seed(&r, seed);
+    rng r;
+    rng_seed(&r, seed);
     uint64_t size = (uint64_t)sa.st_size;
     for (uint64_t i = 0; rc == 0 && i < count; i++) {
-        uint64_t off = tt_next(&r) % size;
+        uint64_t off = rng_next(&r) % size;
         if (i % 16 == 0) /* near the end, often past it */
-            off = size - 1 - tt_next(&r) % (size < 4096 ? size : 4096);
-        size_t len = 1 + (size_t)(tt_next(&r) % max);
+            off = size - 1 - rng_next(&r) % (size < 4096 ? size : 4096);
+        size_t len = 1 + (size_t)(rng_next(&r) % max);
         ssize_t na = pread(fa, ba, len, (off_t)off), nb = pread(fb, bb, len, (off_t)off);
         if (na < 0 || nb < 0) {
             rc = tt_fail("read %s", na < 0 ? a : b);
