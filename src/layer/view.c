@@ -68,27 +68,19 @@ static strata_err *view_add(manifest_builder *b, const manifest_entry *en)
 strata_err *layer_load_view(store *s, const strata_digest *layers, size_t n, manifest **out)
 {
     *out = NULL;
-    if (n == 1) {
-        strata_err *e = layer_load(s, &layers[0], out);
-        if (e || (*out)->version == MANIFEST_VERSION)
-            return e;
-        /* A diff alone: flattening drops its whiteouts and opacity. */
-    }
     manifest **ms = calloc(n ? n : 1, sizeof(*ms));
-    if (!ms) {
-        manifest_free(*out);
-        *out = NULL;
+    if (!ms)
         return strata_err_new(STRATA_E_NOMEM, NULL, "out of memory loading %zu layers", n);
-    }
     strata_err *e = NULL;
-    if (n == 1)
-        ms[0] = *out;
-    else
-        for (size_t i = 0; !e && i < n; i++)
-            e = layer_load(s, &layers[i], &ms[i]);
-    *out = NULL;
-    if (!e)
+    for (size_t i = 0; !e && i < n; i++)
+        e = layer_load(s, &layers[i], &ms[i]);
+    /* A diff alone still flattens: that drops its whiteouts and opacity. */
+    if (!e && n == 1 && ms[0]->version == MANIFEST_VERSION) {
+        *out = ms[0];
+        ms[0] = NULL;
+    } else if (!e) {
         e = layer_flatten(ms, n, out);
+    }
     for (size_t i = 0; i < n; i++)
         manifest_free(ms[i]);
     free(ms);

@@ -30,6 +30,15 @@ static uint64_t mcache_bytes(const manifest *m)
     return n;
 }
 
+/* A view takes ent's manifest; one no view used leaves the kept ones.
+ * Under mc_mu. */
+static manifest *mcache_take(vfs *v, vfs_mcache_ent *en)
+{
+    if (en->refs++ == 0)
+        v->mc_idle_bytes -= en->bytes;
+    return en->m;
+}
+
 static vfs_mcache_ent *mcache_find(vfs *v, const strata_digest *d)
 {
     for (size_t i = 0; i < v->mc_n; i++)
@@ -77,9 +86,7 @@ strata_err *vfs_mcache_get(vfs *v, const strata_digest *d, manifest **out)
     pthread_mutex_lock(&v->mc_mu);
     vfs_mcache_ent *en = mcache_find(v, d);
     if (en) {
-        if (en->refs++ == 0)
-            v->mc_idle_bytes -= en->bytes;
-        *out = en->m;
+        *out = mcache_take(v, en);
         pthread_mutex_unlock(&v->mc_mu);
         atomic_fetch_add(&v->n_manifest_hits, 1);
         return NULL;
@@ -95,9 +102,7 @@ strata_err *vfs_mcache_get(vfs *v, const strata_digest *d, manifest **out)
     pthread_mutex_lock(&v->mc_mu);
     if ((en = mcache_find(v, d))) {
         /* Another view loaded it first: use that one. */
-        if (en->refs++ == 0)
-            v->mc_idle_bytes -= en->bytes;
-        *out = en->m;
+        *out = mcache_take(v, en);
         pthread_mutex_unlock(&v->mc_mu);
         manifest_free(m);
         return NULL;
