@@ -3,6 +3,7 @@
 #ifndef STRATA_TRANSPORT_FUSE_INTERNAL_H
 #define STRATA_TRANSPORT_FUSE_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -11,6 +12,12 @@
 #include "transport/fuse_notify.h"
 #include "transport/fuse_push.h"
 #include "vfs/vfs.h"
+
+/* Starts a thread of the transport that takes no process-directed signal:
+ * SIGINT and SIGTERM are the caller's business. Faults stay deliverable,
+ * so a crash is still reported (and ASan still sees it). Returns an errno
+ * (fuse_session.c). */
+int fusefs_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* Per-slot request counts of a session over several slots (fuse_gate.c). */
 typedef struct fusefs_gate fusefs_gate;

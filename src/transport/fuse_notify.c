@@ -1,12 +1,12 @@
 /* The invalidation queue and its sending thread (see fuse_notify.h). */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "transport/fuse_internal.h"
 #include "transport/fuse_notify.h"
 
 typedef struct fusefs_inval {
@@ -68,11 +68,7 @@ strata_err *fusefs_notifier_start(const fuse_lib *fl, struct fuse_session *se,
     pthread_mutex_init(&n->mu, NULL);
     pthread_cond_init(&n->cv, NULL);
     /* Like the server's own threads, it takes no process signal. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&n->thread, NULL, fusefs_notifier_main, n);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = fusefs_thread_start(&n->thread, fusefs_notifier_main, n);
     if (rc) {
         pthread_mutex_destroy(&n->mu);
         pthread_cond_destroy(&n->cv);

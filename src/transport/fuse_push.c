@@ -1,12 +1,12 @@
 /* The push queue and its thread (see fuse_push.h). */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "transport/fuse_internal.h"
 #include "transport/fuse_push.h"
 
 typedef struct fusefs_push {
@@ -113,11 +113,7 @@ strata_err *fusefs_pusher_start(const fuse_lib *fl, struct fuse_session *se, vfs
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     /* Like the server's own threads, it takes no process signal. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&p->thread, NULL, fusefs_pusher_main, p);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int rc = fusefs_thread_start(&p->thread, fusefs_pusher_main, p);
     if (rc) {
         pthread_mutex_destroy(&p->mu);
         pthread_cond_destroy(&p->cv);

@@ -135,10 +135,7 @@ static void fusefs_once_init(void)
         fusefs_fl->set_log_func(fusefs_log);
 }
 
-/* Starts a server thread that takes no process-directed signal: SIGINT
- * and SIGTERM are the caller's business. Faults stay deliverable, so a
- * crash is still reported (and ASan still sees it). Returns an errno. */
-static int fusefs_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+int fusefs_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
     sigset_t set, old;
     sigfillset(&set);
