@@ -27,10 +27,10 @@
  * to its upper directory: CREATE, MKDIR, WRITE and SETATTR of what was
  * created there (lower entries stay read-only: no copy-up, and no
  * removal or rename, which the benchmark's writes do not need). The
- * last FLOOR_FDS files created or written keep their descriptors, so a
- * WRITE is one pwrite; extended attributes are answered ENOSYS, after
- * which the kernel stops asking for the `security.capability` it looks
- * up before every write(2). Two levers can be put back for measuring
+ * last FLOOR_FDS files opened (created, or reopened to be written) keep
+ * their descriptors, so a WRITE is one pwrite. Extended attributes are
+ * answered ENOSYS, after which the kernel stops asking for the
+ * `security.capability` it looks up before every write(2). Two levers can be put back for measuring
  * them: -x answers GETXATTR with ENODATA instead (as a server with
  * extended attributes must, so every write(2) costs a round trip more),
  * and -W turns on the kernel's writeback cache.
@@ -74,7 +74,7 @@ struct node {
     /* with -u: the entry exists in the upper directory (a directory made
      * there, or one of the lower ones a new entry needed), or was created
      * there; a created file's descriptor while it is one of the last
-     * FLOOR_FDS written (-1 otherwise), used under the lock */
+     * FLOOR_FDS opened (-1 otherwise), used under the lock */
     int upper, created;
     int fd;
 };
@@ -370,9 +370,9 @@ static int upper_dir(node *d)
     return 0;
 }
 
-/* Gives created file n its descriptor fd, closing that of the file
- * written longest ago when FLOOR_FDS are open: a floor that kept one per
- * file would run out (cp -r of 20k files). Called locked. */
+/* Gives created file n its descriptor fd, closing the one opened longest
+ * ago when FLOOR_FDS are open: a floor that kept one per file would run
+ * out (cp -r of 20k files). Called locked. */
 static void keep_fd(node *n, int fd)
 {
     node **slot = &fl.open[fl.next_open];
