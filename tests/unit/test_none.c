@@ -285,6 +285,20 @@ static const manifest_entry *sc_entry(sc_fixture *f, const strata_digest *d, con
     return &(*hold)->entries[i];
 }
 
+/* Captures a box where only path changed: the capture reads that one
+ * file, and the diff has one change; returns the captured entry. */
+static const manifest_entry *sc_capture_one_changed(sc_fixture *f, const char *path,
+                                                    strata_digest *d, manifest **hold)
+{
+    layer_diff_stats ds;
+    layer_import_stats is;
+    sc_capture(f, d, &ds, &is);
+    assert_int_equal(is.files_read, 1);
+    assert_int_equal(ds.changed, 1);
+    assert_int_equal(ds.added + ds.deleted, 0);
+    return sc_entry(f, d, path, hold);
+}
+
 static void sc_stat(sc_fixture *f, const char *name, struct stat *st)
 {
     char p[4096];
@@ -368,14 +382,8 @@ static void test_stat_cache_same_size_mtime_restored(void **state)
     assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
 
     strata_digest d;
-    layer_diff_stats ds;
-    layer_import_stats is;
-    sc_capture(f, &d, &ds, &is);
-    assert_int_equal(is.files_read, 1);
-    assert_int_equal(ds.changed, 1);
-    assert_int_equal(ds.added + ds.deleted, 0);
     manifest *m;
-    const manifest_entry *en = sc_entry(f, &d, "src/s03.c", &m);
+    const manifest_entry *en = sc_capture_one_changed(f, "src/s03.c", &d, &m);
     strata_digest want;
     digest_buf(text, (size_t)n, &want);
     assert_true(digest_eq(&en->digest, &want));
@@ -405,14 +413,8 @@ static void test_stat_cache_recreated(void **state)
     close(fd);
 
     strata_digest d;
-    layer_diff_stats ds;
-    layer_import_stats is;
-    sc_capture(f, &d, &ds, &is);
-    assert_int_equal(is.files_read, 1);
-    assert_int_equal(ds.changed, 1);
-    assert_int_equal(ds.added + ds.deleted, 0);
     manifest *m;
-    const manifest_entry *en = sc_entry(f, &d, "lib/d12.txt", &m);
+    const manifest_entry *en = sc_capture_one_changed(f, "lib/d12.txt", &d, &m);
     strata_digest want;
     digest_buf(text, strlen(text), &want);
     assert_true(digest_eq(&en->digest, &want));
@@ -431,14 +433,8 @@ static void test_stat_cache_chmod(void **state)
     assert_int_equal(chmod(p, 0600), 0);
 
     strata_digest d;
-    layer_diff_stats ds;
-    layer_import_stats is;
-    sc_capture(f, &d, &ds, &is);
-    assert_int_equal(is.files_read, 1);
-    assert_int_equal(ds.changed, 1);
-    assert_int_equal(ds.added + ds.deleted, 0);
     manifest *m;
-    const manifest_entry *en = sc_entry(f, &d, "lib/d04.txt", &m);
+    const manifest_entry *en = sc_capture_one_changed(f, "lib/d04.txt", &d, &m);
     assert_int_equal(en->mode, 0600);
     int64_t vi = manifest_find(f->view, "lib/d04.txt", 11);
     assert_true(vi >= 0);
